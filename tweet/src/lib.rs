@@ -1,0 +1,13 @@
+//! Classification and field extraction of tweet messages: CONTRACT sections 1 and 2.
+//!
+//! Both the producer (to key and timestamp Kafka records) and the dataflow (to count) read tweets
+//! through [`classify`], so that the two can never disagree about what a message is.
+
+mod classify;
+mod lenient;
+mod message;
+mod schema;
+pub mod time;
+
+pub use classify::{Backend, classify, classify_with};
+pub use message::{Api, Message, NoticeKind, Tweet};

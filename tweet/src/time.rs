@@ -1,0 +1,95 @@
+//! Event-time parsing (CONTRACT section 2) and the RFC 3339 rendering of window bounds (section 4).
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+/// The last millisecond of year 9999: later times cannot be printed as RFC 3339, so they are
+/// treated as invalid and the tweet is rejected, as are times before 1970.
+pub const MAX_EVENT_MS: u64 = 253_402_300_799_999;
+
+/// Twitter's v1.1 `created_at`, e.g. `Sun Dec 04 02:07:40 +0000 2016`.
+pub fn parse_twitter_date(s: &str) -> Option<u64> {
+    let t = DateTime::parse_from_str(s, "%a %b %d %H:%M:%S %z %Y").ok()?;
+    in_range(t.timestamp_millis())
+}
+
+/// v2's `created_at`, e.g. `2016-12-04T02:07:40.000Z`.
+pub fn parse_rfc3339(s: &str) -> Option<u64> {
+    let t = DateTime::parse_from_rfc3339(s).ok()?;
+    in_range(t.timestamp_millis())
+}
+
+/// v1.1's `timestamp_ms` when it is a string: ASCII digits only (no sign, no spaces).
+pub fn parse_digits(s: &str) -> Option<i64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+pub fn in_range(ms: i64) -> Option<u64> {
+    u64::try_from(ms).ok().filter(|&ms| ms <= MAX_EVENT_MS)
+}
+
+/// RFC 3339 in UTC with `Z`, milliseconds only when they are not zero (CONTRACT section 4).
+pub fn format_rfc3339(ms: u64) -> String {
+    let t = DateTime::<Utc>::from_timestamp_millis(ms.min(MAX_EVENT_MS) as i64)
+        .expect("clamped to the representable range");
+    let format = if ms % 1000 == 0 {
+        SecondsFormat::Secs
+    } else {
+        SecondsFormat::Millis
+    };
+    t.to_rfc3339_opts(format, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn twitter_date() {
+        assert_eq!(
+            parse_twitter_date("Sun Dec 04 02:07:40 +0000 2016"),
+            Some(1_480_817_260_000)
+        );
+        assert_eq!(
+            parse_twitter_date("Sun Dec 04 03:07:40 +0100 2016"),
+            Some(1_480_817_260_000)
+        );
+        assert_eq!(parse_twitter_date("Sun Dec 04 02:07:40 2016"), None);
+        assert_eq!(parse_twitter_date(""), None);
+    }
+
+    #[test]
+    fn rfc3339() {
+        assert_eq!(
+            parse_rfc3339("2016-12-04T02:07:40.000Z"),
+            Some(1_480_817_260_000)
+        );
+        assert_eq!(
+            parse_rfc3339("2016-12-04T02:07:40.5Z"),
+            Some(1_480_817_260_500)
+        );
+        assert_eq!(parse_rfc3339("1969-12-31T23:59:59Z"), None);
+        assert_eq!(parse_rfc3339("yesterday"), None);
+    }
+
+    #[test]
+    fn digits() {
+        assert_eq!(parse_digits("1480817260000"), Some(1_480_817_260_000));
+        assert_eq!(parse_digits("-1"), None);
+        assert_eq!(parse_digits("12a"), None);
+        assert_eq!(parse_digits(""), None);
+        assert_eq!(parse_digits("99999999999999999999"), None);
+    }
+
+    #[test]
+    fn format_drops_zero_millis() {
+        assert_eq!(format_rfc3339(1_480_817_220_000), "2016-12-04T02:07:00Z");
+        assert_eq!(
+            format_rfc3339(1_480_817_220_500),
+            "2016-12-04T02:07:00.500Z"
+        );
+        assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00Z");
+    }
+}
