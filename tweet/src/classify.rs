@@ -42,7 +42,11 @@ pub fn classify_with(backend: Backend, message: &[u8]) -> Message<'_> {
 fn malformed_reason(message: &[u8], parser_error: String) -> String {
     match std::str::from_utf8(message) {
         Err(e) => format!("not UTF-8: {e}"),
-        Ok(_) => format!("invalid JSON: {parser_error}"),
+        // sonic-rs appends a multi-line excerpt of the input; the dead letter carries the input.
+        Ok(_) => format!(
+            "invalid JSON: {}",
+            parser_error.lines().next().unwrap_or_default()
+        ),
     }
 }
 

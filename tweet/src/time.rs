@@ -18,6 +18,35 @@ pub fn parse_rfc3339(s: &str) -> Option<u64> {
     in_range(t.timestamp_millis())
 }
 
+/// A duration flag: an integer followed by `ms`, `s`, `m` or `h` (`500ms`, `5s`, `1m`), in
+/// milliseconds. Bare numbers are refused: they are ambiguous between seconds and milliseconds.
+pub fn parse_duration(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let scale = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "" => {
+            return Err(format!(
+                "duration {s:?} needs a unit: ms, s, m or h (e.g. 5s)"
+            ));
+        }
+        _ => {
+            return Err(format!(
+                "duration {s:?} has an unknown unit {unit:?}; use ms, s, m or h"
+            ));
+        }
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("duration {s:?} must start with a whole number"))?;
+    n.checked_mul(scale)
+        .ok_or_else(|| format!("duration {s:?} is too large"))
+}
+
 /// v1.1's `timestamp_ms` when it is a string: ASCII digits only (no sign, no spaces).
 pub fn parse_digits(s: &str) -> Option<i64> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
@@ -31,10 +60,12 @@ pub fn in_range(ms: i64) -> Option<u64> {
 }
 
 /// RFC 3339 in UTC with `Z`, milliseconds only when they are not zero (CONTRACT section 4).
-pub fn format_rfc3339(ms: u64) -> String {
-    let t = DateTime::<Utc>::from_timestamp_millis(ms.min(MAX_EVENT_MS) as i64)
+/// Signed, because the first windows of a stream near 1970 start before it.
+pub fn format_rfc3339(ms: i64) -> String {
+    let limit = MAX_EVENT_MS as i64;
+    let t = DateTime::<Utc>::from_timestamp_millis(ms.clamp(-limit, limit))
         .expect("clamped to the representable range");
-    let format = if ms % 1000 == 0 {
+    let format = if ms.rem_euclid(1000) == 0 {
         SecondsFormat::Secs
     } else {
         SecondsFormat::Millis
@@ -75,6 +106,18 @@ mod tests {
     }
 
     #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(500));
+        assert_eq!(parse_duration("5s"), Ok(5_000));
+        assert_eq!(parse_duration("1m"), Ok(60_000));
+        assert_eq!(parse_duration("2h"), Ok(7_200_000));
+        assert_eq!(parse_duration("0s"), Ok(0));
+        for bad in ["5", "s", "5 s", "+5s", "1.5s", "5sec", ""] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn digits() {
         assert_eq!(parse_digits("1480817260000"), Some(1_480_817_260_000));
         assert_eq!(parse_digits("-1"), None);
@@ -91,5 +134,6 @@ mod tests {
             "2016-12-04T02:07:00.500Z"
         );
         assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_rfc3339(-30_000), "1969-12-31T23:59:30Z");
     }
 }

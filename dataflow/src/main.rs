@@ -1,0 +1,37 @@
+//! `tweet-dataflow`: parse flags, run, report. Exit codes: 0 done, 1 failure, 2 bad flags.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tweet_dataflow::{Args, Config, run};
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "tweet_dataflow=info".into()),
+        )
+        .init();
+    let config = match Config::try_from(Args::parse()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(config) {
+        Ok(Some(summary)) => {
+            eprintln!(
+                "tweet-dataflow: {}; {} windows written, {} dead letters",
+                summary.stats, summary.windows, summary.dead_letters
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(None) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {:#}", anyhow::Error::new(e));
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! The driver: plans the input, sets up the sinks on process 0, builds the dataflow on every
+//! worker and runs it to completion.
+
+use std::cell::RefCell;
+use std::fs::File;
+use std::io::{self, BufWriter};
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+
+use differential_dataflow::AsCollection;
+use serde::Serialize;
+use thiserror::Error;
+use timely::{CommunicationConfig, WorkerConfig};
+
+use crate::config::{Config, Format, Output};
+use crate::sink::dead_letter::{Reported, write_reports};
+use crate::sink::record::{JsonLines, RecordWriter, Table};
+use crate::sink::windows::{Written, write_windows};
+use crate::source::file::{self, InputError};
+use crate::source::ingest::ingest;
+use crate::stats::Stats;
+use crate::topn::TopN;
+use crate::window::Slide;
+
+#[derive(Debug, Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error("cannot create {what} {path}: {source}")]
+    Create {
+        what: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    #[error("writing {what}: {source}")]
+    Write {
+        what: &'static str,
+        source: io::Error,
+    },
+    #[error("writing {0}")]
+    Sink(String),
+    #[error("cannot separate results from timely's messages on standard output: {0}")]
+    Stdout(io::Error),
+    #[error("timely: {0}")]
+    Timely(String),
+}
+
+/// The end-of-run summary (process 0 only): the counters of every worker, and what was written.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Summary {
+    #[serde(flatten)]
+    pub stats: Stats,
+    pub windows: u64,
+    pub dead_letters: u64,
+}
+
+type Slot<T> = Arc<Mutex<Option<T>>>;
+
+fn slot<T>(value: Option<T>) -> Slot<T> {
+    Arc::new(Mutex::new(value))
+}
+
+fn create(what: &'static str, path: &PathBuf) -> Result<BufWriter<File>, RunError> {
+    File::create(path)
+        .map(|f| BufWriter::with_capacity(1 << 16, f))
+        .map_err(|source| RunError::Create {
+            what,
+            path: path.clone(),
+            source,
+        })
+}
+
+/// The window-record writer of process 0.
+fn open_output(config: &Config) -> Result<Box<dyn RecordWriter + Send>, RunError> {
+    Ok(match &config.output {
+        Output::File(path) => Box::new(JsonLines(create("output", path)?)),
+        Output::Stdout(format) => {
+            let stdout: Box<dyn io::Write + Send> = if config.cluster.processes > 1 {
+                // timely prints connection progress on standard output; results get their own
+                // descriptor and everything else written to fd 1 goes to standard error.
+                let results =
+                    rustix::io::dup(io::stdout()).map_err(|e| RunError::Stdout(e.into()))?;
+                rustix::stdio::dup2_stdout(io::stderr()).map_err(|e| RunError::Stdout(e.into()))?;
+                Box::new(BufWriter::new(File::from(results)))
+            } else {
+                Box::new(BufWriter::new(io::stdout()))
+            };
+            match format {
+                Format::Jsonl => Box::new(JsonLines(stdout)),
+                Format::Table => Box::new(Table(stdout)),
+            }
+        }
+    })
+}
+
+fn timely_config(config: &Config) -> timely::Config {
+    let cluster = &config.cluster;
+    let communication = if cluster.processes > 1 {
+        CommunicationConfig::Cluster {
+            threads: cluster.workers,
+            process: cluster.process,
+            addresses: cluster.addresses.clone(),
+            report: false,
+            zerocopy: false,
+        }
+    } else if cluster.workers > 1 {
+        CommunicationConfig::Process(cluster.workers)
+    } else {
+        CommunicationConfig::Thread
+    };
+    timely::Config {
+        communication,
+        worker: WorkerConfig::default(),
+    }
+}
+
+/// Runs the job to the end of its input. Returns the summary on process 0, `None` elsewhere.
+pub fn run(config: Config) -> Result<Option<Summary>, RunError> {
+    let peers = config.cluster.workers * config.cluster.processes;
+    let plan = Arc::new(file::plan_splits(&config.inputs, peers)?);
+    let leader = config.cluster.process == 0;
+    let output = slot(if leader {
+        Some(open_output(&config)?)
+    } else {
+        None
+    });
+    let dead_letter = match (&config.dead_letter, leader) {
+        (Some(path), true) => Some(create("dead-letter file", path)?),
+        _ => None,
+    };
+    let dead_letter = slot(dead_letter);
+    tracing::info!(
+        processes = config.cluster.processes,
+        workers = config.cluster.workers,
+        inputs = config.inputs.len(),
+        "starting"
+    );
+
+    let (windows, lateness_ms, top) = (config.windows, config.lateness_ms, config.top);
+    let guards = timely::execute(timely_config(&config), move |worker| {
+        let index = worker.index();
+        let writer = if index == 0 {
+            output.lock().expect("not poisoned").take()
+        } else {
+            None
+        };
+        let letters = if index == 0 {
+            dead_letter.lock().expect("not poisoned").take()
+        } else {
+            None
+        };
+        let written = Rc::new(RefCell::new(Written::default()));
+        let reported = Rc::new(RefCell::new(Reported::default()));
+        let splits = plan[index].clone();
+
+        worker.dataflow::<u64, _, _>(|scope| {
+            let partitions = splits.iter().map(file::open).collect();
+            let (updates, reports) = ingest(scope, partitions, windows, lateness_ms);
+            let top_n = updates.as_collection().slide(windows).top_n(top);
+            write_windows(
+                top_n.inner,
+                windows,
+                writer.map(|w| w as Box<dyn RecordWriter>),
+                written.clone(),
+            );
+            write_reports(reports, letters, reported.clone());
+        });
+        while worker.has_dataflows() {
+            worker.step_or_park(None);
+        }
+
+        (index == 0).then(|| {
+            let written = written.take();
+            let reported = reported.take();
+            let error = written
+                .error
+                .map(|e| ("window records", e))
+                .or(reported.error.map(|e| ("dead letters", e)))
+                .map(|(what, e)| format!("{what}: {e}"));
+            let summary = Summary {
+                stats: reported.stats,
+                windows: written.windows,
+                dead_letters: reported.dead_letters,
+            };
+            (summary, error)
+        })
+    })
+    .map_err(RunError::Timely)?;
+
+    let mut summary = None;
+    for result in guards.join() {
+        match result.map_err(RunError::Timely)? {
+            Some((s, None)) => summary = Some(s),
+            Some((_, Some(error))) => {
+                return Err(RunError::Sink(error));
+            }
+            None => {}
+        }
+    }
+    if let (Some(summary), Some(path)) = (&summary, &config.summary) {
+        let file = File::create(path).map_err(|source| RunError::Create {
+            what: "summary",
+            path: path.clone(),
+            source,
+        })?;
+        serde_json::to_writer_pretty(file, summary).map_err(|e| RunError::Write {
+            what: "summary",
+            source: e.into(),
+        })?;
+    }
+    Ok(summary)
+}

@@ -1,0 +1,69 @@
+//! The output record of CONTRACT section 4 and its two renderings.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+/// One window's result. Field order is the contract's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WindowRecord {
+    pub window_start: String,
+    pub window_end: String,
+    pub tweets: i128,
+    pub locations: Vec<Entry>,
+    pub mentions: Vec<Entry>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Entry {
+    pub key: String,
+    pub count: i128,
+}
+
+/// Renders window records; flushed after each window so a consumer sees it as soon as it is final.
+pub(crate) trait RecordWriter {
+    fn write(&mut self, record: &WindowRecord) -> io::Result<()>;
+}
+
+pub(crate) struct JsonLines<W: Write>(pub W);
+
+impl<W: Write> RecordWriter for JsonLines<W> {
+    fn write(&mut self, record: &WindowRecord) -> io::Result<()> {
+        serde_json::to_writer(&mut self.0, record)?;
+        self.0.write_all(b"\n")?;
+        self.0.flush()
+    }
+}
+
+/// A readable block per window, locations and mentions side by side.
+pub(crate) struct Table<W: Write>(pub W);
+
+impl<W: Write> RecordWriter for Table<W> {
+    fn write(&mut self, r: &WindowRecord) -> io::Result<()> {
+        let out = &mut self.0;
+        writeln!(
+            out,
+            "window {} .. {}   {} tweets",
+            r.window_start, r.window_end, r.tweets
+        )?;
+        let width = r.locations.iter().map(|e| cell(e).chars().count()).max();
+        let width = width.unwrap_or(0).max("locations".len());
+        writeln!(
+            out,
+            "  {:<width$}   mentions (retweet-weighted)",
+            "locations"
+        )?;
+        for i in 0..r.locations.len().max(r.mentions.len()) {
+            let left = r.locations.get(i).map(cell).unwrap_or_default();
+            let right = r.mentions.get(i).map(cell).unwrap_or_default();
+            let pad = width.saturating_sub(left.chars().count());
+            writeln!(out, "  {left}{}   {right}", " ".repeat(pad))?;
+        }
+        writeln!(out)?;
+        out.flush()
+    }
+}
+
+fn cell(e: &Entry) -> String {
+    format!("{:>7}  {}", e.count, e.key)
+}

@@ -1,0 +1,248 @@
+//! The ingest operator: reads a worker's partitions, classifies every message (CONTRACT section 1),
+//! drops late tweets per partition, and emits per-slide counts at their window time.
+//!
+//! Its capability follows the slowest partition's watermark; a worker with nothing to read drops it
+//! at once, so idle workers never hold back the frontier. Bad and late messages, and the final
+//! counters, leave on a second output: errors travel as data, never as panics.
+
+use serde::{Deserialize, Serialize};
+use timely::dataflow::operators::Capability;
+use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
+use timely::dataflow::{Scope, Stream};
+use tweet::Message;
+
+use super::watermark::Watermark;
+use super::{Next, Partition};
+use crate::aggregate::{Aggregates, Update};
+use crate::stats::{Counters, Stats};
+use crate::window::Windows;
+
+/// Messages read per partition before moving to the next; bounds the work of one activation.
+const CHUNK: usize = 1024;
+
+/// A message kept for inspection instead of counted (CONTRACT section 1).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub source: String,
+    pub position: String,
+    pub class: String,
+    pub reason: String,
+    pub raw: String,
+}
+
+/// Everything the ingest operator reports besides counts.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Report {
+    DeadLetter(DeadLetter),
+    /// A worker's counters, sent once when it has read all its partitions.
+    Stats(Stats),
+}
+
+struct Reader {
+    partition: Box<dyn Partition>,
+    watermark: Watermark,
+    done: bool,
+}
+
+/// Limits warnings about bad input to a few per worker, then one summary line per interval.
+struct LogLimit {
+    logged: u64,
+    suppressed: u64,
+    last: std::time::Instant,
+}
+
+impl LogLimit {
+    const BURST: u64 = 5;
+    const INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+
+    fn new() -> LogLimit {
+        LogLimit {
+            logged: 0,
+            suppressed: 0,
+            last: std::time::Instant::now(),
+        }
+    }
+
+    fn warn(&mut self, worker: usize, letter: &DeadLetter) {
+        if self.logged < Self::BURST || self.last.elapsed() >= Self::INTERVAL {
+            tracing::warn!(
+                worker,
+                position = %letter.position,
+                class = %letter.class,
+                reason = %letter.reason,
+                suppressed = self.suppressed,
+                "bad input"
+            );
+            self.logged += 1;
+            self.suppressed = 0;
+            self.last = std::time::Instant::now();
+        } else {
+            self.suppressed += 1;
+        }
+    }
+}
+
+pub(crate) fn ingest<'s>(
+    scope: Scope<'s, u64>,
+    partitions: Vec<Box<dyn Partition>>,
+    windows: Windows,
+    lateness_ms: u64,
+) -> (Stream<'s, u64, Vec<Update>>, Stream<'s, u64, Vec<Report>>) {
+    let worker = scope.index();
+    let mut builder = OperatorBuilder::new("Ingest".to_owned(), scope);
+    let activator = scope.activator_for(builder.operator_info().address);
+    let (mut updates_out, updates) = builder.new_output::<Vec<Update>>();
+    let (mut reports_out, reports) = builder.new_output::<Vec<Report>>();
+
+    builder.build(move |mut capabilities| {
+        // (updates, reports) capabilities, held at the slowest partition's watermark epoch.
+        let report_cap = capabilities.pop().expect("two outputs");
+        let update_cap = capabilities.pop().expect("two outputs");
+        let mut caps: Option<(Capability<u64>, Capability<u64>)> = Some((update_cap, report_cap));
+        let mut readers: Vec<Reader> = partitions
+            .into_iter()
+            .map(|partition| Reader {
+                partition,
+                watermark: Watermark::new(lateness_ms),
+                done: false,
+            })
+            .collect();
+        let mut aggregates = Aggregates::default();
+        let mut counters = Counters::default();
+        let mut letters = Vec::new();
+        let mut log = LogLimit::new();
+
+        move |_frontiers| {
+            let Some((update_cap, report_cap)) = caps.as_mut() else {
+                return;
+            };
+            // Sessions flush on drop: without that, data bound for other processes would sit in
+            // the exchange buffers and the dataflow would never complete.
+            let mut updates_out = updates_out.activate();
+            let mut reports_out = reports_out.activate();
+            for reader in readers.iter_mut().filter(|r| !r.done) {
+                read_chunk(
+                    reader,
+                    windows,
+                    &mut aggregates,
+                    &mut counters,
+                    &mut letters,
+                );
+            }
+
+            // The oldest epoch any partition may still add to; `None` once all are read.
+            let low = readers
+                .iter()
+                .filter(|r| !r.done)
+                .map(|r| windows.epoch(r.watermark.low_ms()))
+                .min();
+            aggregates.drain_before(low, |time, updates| {
+                updates_out.give(&update_cap.delayed(&time), updates)
+            });
+
+            for letter in &letters {
+                if let Report::DeadLetter(letter) = letter {
+                    log.warn(worker, letter);
+                }
+            }
+            if !letters.is_empty() {
+                reports_out.give(&*report_cap, &mut letters);
+                letters.clear();
+            }
+
+            match low {
+                Some(low) => {
+                    let low = low.max(*update_cap.time());
+                    update_cap.downgrade(&low);
+                    report_cap.downgrade(&low);
+                    activator.activate();
+                }
+                None => {
+                    debug_assert!(aggregates.is_empty());
+                    let stats = counters.to_stats();
+                    tracing::debug!(worker, %stats, "partitions read");
+                    reports_out.give(&*report_cap, &mut vec![Report::Stats(stats)]);
+                    caps = None;
+                }
+            }
+        }
+    });
+    (updates, reports)
+}
+
+fn read_chunk(
+    reader: &mut Reader,
+    windows: Windows,
+    aggregates: &mut Aggregates,
+    counters: &mut Counters,
+    letters: &mut Vec<Report>,
+) {
+    for _ in 0..CHUNK {
+        let (class, reason, raw) = match reader.partition.next() {
+            Next::Done => {
+                reader.done = true;
+                return;
+            }
+            Next::Failed(reason) => {
+                reader.done = true;
+                counters.malformed += 1;
+                ("malformed", reason, String::new())
+            }
+            Next::Message(bytes) => {
+                counters.lines += 1;
+                counters.bytes += bytes.len() as u64 + 1;
+                let bad = match tweet::classify(bytes) {
+                    Message::Blank => {
+                        counters.blank += 1;
+                        None
+                    }
+                    Message::Notice { kind, undelivered } => {
+                        counters.notices[kind.index()] += 1;
+                        counters.undelivered = counters
+                            .undelivered
+                            .saturating_add(undelivered.unwrap_or(0));
+                        None
+                    }
+                    Message::Tweet(tweet) => {
+                        if reader.watermark.admit(tweet.event_ms) {
+                            counters.tweets += 1;
+                            aggregates.add(
+                                windows.first_window_time(windows.epoch(tweet.event_ms)),
+                                &tweet,
+                            );
+                            None
+                        } else {
+                            counters.late += 1;
+                            let behind = reader.watermark.low_ms() - tweet.event_ms;
+                            Some((
+                                "late",
+                                format!("event time {behind} ms before the partition's watermark"),
+                            ))
+                        }
+                    }
+                    Message::Malformed(reason) => {
+                        counters.malformed += 1;
+                        Some(("malformed", reason))
+                    }
+                    Message::Rejected(reason) => {
+                        counters.rejected += 1;
+                        Some(("rejected", reason.to_owned()))
+                    }
+                };
+                match bad {
+                    None => continue,
+                    Some((class, reason)) => {
+                        (class, reason, String::from_utf8_lossy(bytes).into_owned())
+                    }
+                }
+            }
+        };
+        letters.push(Report::DeadLetter(DeadLetter {
+            source: reader.partition.source().to_owned(),
+            position: reader.partition.position(),
+            class: class.to_owned(),
+            reason,
+            raw,
+        }));
+    }
+}

@@ -1,0 +1,249 @@
+//! `tweet-dataflow` on files, checked against the sequential reference (`tweetflow_tests::reference`).
+//!
+//! Test plan: the committed fixtures (every message class, both API versions, gzip) under the default
+//! windows and under small windows with all keys, on 1, 2 and 4 workers; the counters and dead letters
+//! of the summary; lateness on a single partition; bad flags and missing input.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+use tweetflow_tests::reference::{self, Counts, Params};
+use tweetflow_tests::util::{binary, dataflow, fixture, lines, messages};
+
+const FIXTURES: [&str; 4] = [
+    "tweets-v1.jsonl",
+    "tweets-v2.jsonl",
+    "edge-cases.jsonl",
+    "tweets-v1.jsonl.gz",
+];
+
+fn fixture_paths() -> Vec<PathBuf> {
+    FIXTURES.iter().map(|f| fixture(f)).collect()
+}
+
+/// Runs the dataflow on `inputs` with `flags`, returning (records, summary, dead letters).
+fn run(inputs: &[PathBuf], flags: &[&str]) -> (Vec<String>, Value, Vec<Value>) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    let summary = dir.path().join("summary.json");
+    let dead = dir.path().join("dead.jsonl");
+    let mut args: Vec<String> = Vec::new();
+    for input in inputs {
+        args.extend(["--input".into(), input.display().to_string()]);
+    }
+    for (flag, path) in [
+        ("--output", &out),
+        ("--summary", &summary),
+        ("--dead-letter", &dead),
+    ] {
+        args.extend([flag.into(), path.display().to_string()]);
+    }
+    args.extend(flags.iter().map(|s| s.to_string()));
+    dataflow(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    let dead = lines(&dead)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (lines(&out), summary, dead)
+}
+
+fn expected(partitions: &[Vec<Vec<u8>>], params: Params) -> (Vec<String>, Counts) {
+    let (text, counts) = reference::run_lines(partitions, params);
+    (text.lines().map(str::to_owned).collect(), counts)
+}
+
+fn assert_counts(summary: &Value, counts: &Counts) {
+    for (field, value) in [
+        ("lines", counts.lines),
+        ("blank", counts.blank),
+        ("tweets", counts.tweets),
+        ("malformed", counts.malformed),
+        ("rejected", counts.rejected),
+        ("late", counts.late),
+        ("undelivered", counts.undelivered),
+    ] {
+        assert_eq!(summary[field], value, "summary field {field}: {summary}");
+    }
+    let notices: std::collections::BTreeMap<String, u64> =
+        serde_json::from_value(summary["notices"].clone()).unwrap();
+    assert_eq!(notices, counts.notices);
+    assert_eq!(
+        summary["dead_letters"],
+        counts.malformed + counts.rejected + counts.late
+    );
+}
+
+#[test]
+fn fixtures_equal_the_reference_on_1_2_and_4_workers() {
+    let inputs = fixture_paths();
+    let partitions: Vec<_> = inputs.iter().map(|p| messages(p)).collect();
+    // The edge cases are up to a minute out of order: with this lateness nothing is late, so the
+    // split of the files across workers cannot change the result.
+    let (want, counts) = expected(&partitions, Params::defaults(120_000));
+    assert!(want.len() >= 8, "the fixtures span several windows");
+    assert_eq!(counts.late, 0);
+    assert!(
+        counts.malformed > 0 && counts.rejected > 0 && !counts.notices.is_empty(),
+        "{counts:?}"
+    );
+    for workers in ["1", "2", "4"] {
+        let (got, summary, dead) = run(&inputs, &["--lateness", "2m", "-w", workers]);
+        assert_eq!(got, want, "{workers} workers");
+        assert_counts(&summary, &counts);
+        assert_eq!(summary["windows"], want.len() as u64);
+        assert_eq!(dead.len() as u64, counts.malformed + counts.rejected);
+    }
+}
+
+#[test]
+fn small_windows_with_all_keys_equal_the_reference() {
+    let inputs = fixture_paths();
+    let partitions: Vec<_> = inputs.iter().map(|p| messages(p)).collect();
+    let params = Params {
+        batch_ms: 1_000,
+        window_ms: 3_000,
+        slide_ms: 1_000,
+        top: 0,
+        lateness_ms: 120_000,
+    };
+    let (want, _) = expected(&partitions, params);
+    for workers in ["1", "3"] {
+        let flags = [
+            "--batch",
+            "1s",
+            "--window",
+            "3s",
+            "--slide",
+            "1s",
+            "--top",
+            "0",
+            "--lateness",
+            "2m",
+            "-w",
+            workers,
+        ];
+        let (got, _, _) = run(&inputs, &flags);
+        assert_eq!(got, want, "{workers} workers");
+    }
+}
+
+#[test]
+fn dead_letters_carry_position_class_reason_and_raw_text() {
+    let (_, _, dead) = run(&[fixture("edge-cases.jsonl")], &[]);
+    let edge = messages(&fixture("edge-cases.jsonl"));
+    for letter in &dead {
+        let position = letter["position"].as_str().unwrap();
+        let line: usize = position.rsplit(':').next().unwrap().parse().unwrap();
+        let raw = String::from_utf8_lossy(&edge[line - 1]);
+        assert_eq!(letter["raw"], raw.as_ref(), "{position}");
+        assert!(
+            ["malformed", "rejected", "late"].contains(&letter["class"].as_str().unwrap()),
+            "{letter}"
+        );
+        assert!(!letter["reason"].as_str().unwrap().is_empty());
+        assert!(
+            letter["source"]
+                .as_str()
+                .unwrap()
+                .ends_with("edge-cases.jsonl")
+        );
+    }
+    assert!(
+        dead.iter()
+            .any(|l| l["reason"].as_str().unwrap().starts_with("not UTF-8")),
+        "the invalid UTF-8 line"
+    );
+}
+
+#[test]
+fn late_tweets_are_counted_and_left_out_per_partition() {
+    // One worker reads each file as one partition, so the reference sees the same partitions.
+    let inputs = [fixture("tweets-v1.jsonl"), fixture("edge-cases.jsonl")];
+    let partitions: Vec<_> = inputs.iter().map(|p| messages(p)).collect();
+    let params = Params {
+        lateness_ms: 500,
+        ..Params::defaults(0)
+    };
+    let (want, counts) = expected(&partitions, params);
+    assert!(counts.late > 0, "the v1 fixture has disorder beyond 500 ms");
+    let (got, summary, dead) = run(&inputs, &["--lateness", "500ms"]);
+    assert_eq!(got, want);
+    assert_counts(&summary, &counts);
+    assert_eq!(
+        dead.iter().filter(|l| l["class"] == "late").count() as u64,
+        counts.late
+    );
+}
+
+#[test]
+fn table_is_the_default_format_on_stdout() {
+    let output = dataflow(&["--input", fixture("tweets-v1.jsonl").to_str().unwrap()]);
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        stdout.starts_with("window 2016-12-04T02:07:00Z .. 2016-12-04T02:08:00Z"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("locations") && stdout.contains("mentions"));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("windows written"),
+        "summary on stderr: {stderr}"
+    );
+}
+
+#[test]
+fn jsonl_on_stdout_equals_the_output_file() {
+    let input = fixture("tweets-v2.jsonl");
+    let output = dataflow(&["--input", input.to_str().unwrap(), "--format", "jsonl"]);
+    let (want, _) = expected(&[messages(&input)], Params::defaults(10_000));
+    let got: Vec<String> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn bad_flags_exit_2_with_a_clear_message() {
+    let input = fixture("tweets-v1.jsonl");
+    for (flags, message) in [
+        (
+            vec!["--window", "7s"],
+            "--window (7000 ms) must be a multiple of --batch (5000 ms)",
+        ),
+        (
+            vec!["--slide", "12s"],
+            "--slide (12000 ms) must be a multiple of --batch",
+        ),
+        (vec!["--batch", "5"], "needs a unit"),
+        (vec!["--top", "many"], "invalid value 'many' for '--top"),
+        (vec!["--workers", "0"], "--workers must be at least 1"),
+    ] {
+        let output = Command::new(binary("tweet-dataflow"))
+            .arg("--input")
+            .arg(&input)
+            .args(&flags)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{flags:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(message), "{flags:?}: {stderr}");
+    }
+}
+
+#[test]
+fn missing_input_is_a_clear_error() {
+    let output = Command::new(binary("tweet-dataflow"))
+        .args(["--input", "/nonexistent/tweets.jsonl"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot read input /nonexistent/tweets.jsonl"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,5 @@
+//! The test side of tweetflow: an independent sequential reference of the contract, and helpers
+//! for the end-to-end tests in `tests/e2e/`.
+
+pub mod reference;
+pub mod util;
