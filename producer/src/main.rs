@@ -4,13 +4,13 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use tweet_producer::duration::parse_duration;
+use tweet::time::parse_duration;
 use tweet_producer::generate::{DEFAULT_START_MS, GenerateConfig, generate};
 
 #[derive(Parser)]
@@ -45,7 +45,7 @@ struct GenerateArgs {
     v2: bool,
     /// Largest event-time disorder, e.g. 500ms, 3s, 1m: any lateness at least this large drops nothing.
     #[arg(long, value_parser = parse_duration, default_value = "0s")]
-    disorder: Duration,
+    disorder: u64,
     /// Event time of the first tweet, RFC 3339 [default: 2016-12-04T02:07:40Z].
     #[arg(long)]
     start: Option<String>,
@@ -78,8 +78,7 @@ impl GenerateArgs {
             seed: self.seed,
             rate: self.rate,
             v2: self.v2,
-            disorder_ms: u64::try_from(self.disorder.as_millis())
-                .context("--disorder is too large")?,
+            disorder_ms: self.disorder,
             start_ms,
             noise: self.noise,
         })

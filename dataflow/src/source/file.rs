@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use flate2::read::MultiGzDecoder;
-use memmap2::Mmap;
+use memmap2::{Advice, Mmap, UncheckedAdvice};
 use thiserror::Error;
 
 use super::{Next, Partition};
@@ -131,7 +131,13 @@ struct MappedLines {
     /// Lines returned so far; the line number of the last one is `base + returned`.
     returned: u64,
     base: Option<u64>,
+    /// Start of the mapped bytes not yet released back to the page cache.
+    kept: usize,
 }
+
+/// Read pages are dropped from the mapping in steps of this size, so that resident memory reflects
+/// the job's state rather than the bytes read.
+const RELEASE_STEP: usize = 32 << 20;
 
 impl MappedLines {
     fn open(split: &Split) -> io::Result<MappedLines> {
@@ -143,6 +149,9 @@ impl MappedLines {
         } else {
             None
         };
+        if let Some(map) = &map {
+            map.advise(Advice::Sequential)?;
+        }
         let bytes: &[u8] = map.as_deref().unwrap_or(&[]);
         let start = (split.start as usize).min(bytes.len());
         let first = if start == 0 || bytes[start - 1] == b'\n' {
@@ -158,6 +167,7 @@ impl MappedLines {
             end,
             returned: 0,
             base: (first == 0).then_some(0),
+            kept: first,
             map,
         })
     }
@@ -165,12 +175,28 @@ impl MappedLines {
 
 impl Partition for MappedLines {
     fn next(&mut self) -> Next<'_> {
-        let Some(map) = self.map.as_deref() else {
+        let Some(mapping) = self.map.as_ref() else {
             return Next::Done;
         };
         if self.pos >= self.end {
             return Next::Done;
         }
+        if self.pos - self.kept >= RELEASE_STEP {
+            let page = page_floor(self.pos);
+            // SAFETY: no slice into `kept..page` outlives the previous call to `next`, and a
+            // read-only file mapping refaults from the file if it is touched again.
+            let released = unsafe {
+                mapping.unchecked_advise_range(
+                    UncheckedAdvice::DontNeed,
+                    self.kept,
+                    page - self.kept,
+                )
+            };
+            if released.is_ok() {
+                self.kept = page;
+            }
+        }
+        let map: &[u8] = mapping;
         let rest = &map[self.pos..];
         let len = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
         self.pos += len + 1;
@@ -191,6 +217,10 @@ impl Partition for MappedLines {
     fn source(&self) -> &str {
         &self.source
     }
+}
+
+fn page_floor(offset: usize) -> usize {
+    offset & !(4096 - 1)
 }
 
 /// A whole gzip file (concatenated members allowed), read line by line into a reused buffer.
