@@ -44,6 +44,7 @@ impl Group {
 /// A differential update: `(group, key)` counted `diff` times at a window time.
 pub type Update = ((Group, String), u64, i128);
 
+/// The counts of the tweets that share a window span.
 #[derive(Default)]
 struct Slide {
     tweets: i128,
@@ -60,15 +61,16 @@ fn bump(map: &mut FxHashMap<String, i128>, key: &str, by: i128) {
     }
 }
 
-/// Open slides of one worker, by window time.
+/// Open slides of one worker, by the window times at which their tweets enter and leave the
+/// collection (one slide's tweets leave at one or two times, when W is not a multiple of S).
 #[derive(Default)]
 pub(crate) struct Aggregates {
-    slides: BTreeMap<u64, Slide>,
+    slides: BTreeMap<(u64, u64), Slide>,
 }
 
 impl Aggregates {
-    pub fn add(&mut self, time: u64, tweet: &Tweet<'_>) {
-        let slide = self.slides.entry(time).or_default();
+    pub fn add(&mut self, (enter, leave): (u64, u64), tweet: &Tweet<'_>) {
+        let slide = self.slides.entry((enter, leave)).or_default();
         slide.tweets += 1;
         if let Some(location) = &tweet.location {
             bump(&mut slide.locations, location, 1);
@@ -78,7 +80,8 @@ impl Aggregates {
         }
     }
 
-    /// Hands over every slide whose time is below `frontier` (all of them for `None`), oldest first.
+    /// Hands over every slide entering before `frontier` (all of them for `None`), oldest first:
+    /// its counts at the time they enter, and their retractions at the time they leave.
     pub fn drain_before(
         &mut self,
         frontier: Option<u64>,
@@ -86,31 +89,33 @@ impl Aggregates {
     ) {
         let mut buffer = Vec::new();
         while let Some(entry) = self.slides.first_entry() {
-            if frontier.is_some_and(|f| *entry.key() >= f) {
+            if frontier.is_some_and(|f| entry.key().0 >= f) {
                 break;
             }
-            let (time, slide) = entry.remove_entry();
-            buffer.push((
-                (
-                    Group {
-                        kind: Kind::Tweets,
-                        bucket: 0,
-                    },
-                    String::new(),
-                ),
-                time,
-                slide.tweets,
-            ));
+            let ((enter, leave), slide) = entry.remove_entry();
+            let tweets = (
+                Group {
+                    kind: Kind::Tweets,
+                    bucket: 0,
+                },
+                String::new(),
+            );
+            buffer.push((tweets, enter, slide.tweets));
             for (kind, map) in [
                 (Kind::Location, slide.locations),
                 (Kind::Mention, slide.mentions),
             ] {
                 buffer.extend(
                     map.into_iter()
-                        .map(|(key, n)| ((Group::of(kind, &key), key), time, n)),
+                        .map(|(key, n)| ((Group::of(kind, &key), key), enter, n)),
                 );
             }
-            emit(time, &mut buffer);
+            let mut retractions: Vec<Update> = buffer
+                .iter()
+                .map(|(data, _, n)| (data.clone(), leave, -n))
+                .collect();
+            emit(enter, &mut buffer);
+            emit(leave, &mut retractions);
             buffer.clear();
         }
     }

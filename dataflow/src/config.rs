@@ -83,6 +83,8 @@ pub enum Format {
 pub enum ConfigError {
     #[error("--{name} must be greater than zero")]
     Zero { name: &'static str },
+    #[error("--{name} ({value_ms} ms) is longer than the representable time range")]
+    TooLong { name: &'static str, value_ms: u64 },
     #[error("--{name} ({value_ms} ms) must be a multiple of --batch ({batch_ms} ms)")]
     NotMultiple {
         name: &'static str,
@@ -91,6 +93,8 @@ pub enum ConfigError {
     },
     #[error("--workers must be at least 1")]
     NoWorkers,
+    #[error("--processes must be at least 1")]
+    NoProcesses,
     #[error("--process {process} is out of range for --processes {processes}")]
     ProcessIndex { process: usize, processes: usize },
     #[error("reading --hostfile {path}: {source}")]
@@ -161,7 +165,10 @@ fn cluster(args: &Args) -> Result<Cluster, ConfigError> {
     if args.workers == 0 {
         return Err(ConfigError::NoWorkers);
     }
-    let processes = args.processes.max(1);
+    if args.processes == 0 {
+        return Err(ConfigError::NoProcesses);
+    }
+    let processes = args.processes;
     if args.process >= processes {
         return Err(ConfigError::ProcessIndex {
             process: args.process,

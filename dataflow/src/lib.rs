@@ -1,9 +1,10 @@
 //! tweet-dataflow: windowed tweet analytics on timely and differential dataflow.
 //!
 //! ```text
-//!  partitions ──▶ Ingest ──(per-slide counts)──▶ Slide ──▶ TopPerBucket ──▶ TopPerKind ──▶ WriteWindows
-//!  (file splits)   │ classify, lateness,            insert at the first window,   two-level top N     worker 0: one
-//!                  │ consolidate per slide          retract one window later      (differential)      record per window
+//!  partitions ──▶ Ingest ─────(window counts)─────▶ TopPerBucket ──▶ TopPerKind ──▶ WriteWindows
+//!  (file splits)   │ classify, lateness, fold a slide     two-level top N over      worker 0: one
+//!                  │ per key; + at the first window       differential arrangements record per window
+//!                  │ that holds it, − at the first that does not
 //!                  └──(dead letters, counters)──────────────────────────────────────────────────────▶ WriteReports
 //! ```
 

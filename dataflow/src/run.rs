@@ -21,7 +21,6 @@ use crate::source::file::{self, InputError};
 use crate::source::ingest::ingest;
 use crate::stats::Stats;
 use crate::topn::TopN;
-use crate::window::Slide;
 
 #[derive(Debug, Error)]
 pub enum RunError {
@@ -157,7 +156,7 @@ pub fn run(config: Config) -> Result<Option<Summary>, RunError> {
         worker.dataflow::<u64, _, _>(|scope| {
             let partitions = splits.iter().map(file::open).collect();
             let (updates, reports) = ingest(scope, partitions, windows, lateness_ms);
-            let top_n = updates.as_collection().slide(windows).top_n(top);
+            let top_n = updates.as_collection().top_n(top);
             write_windows(
                 top_n.inner,
                 windows,

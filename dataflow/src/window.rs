@@ -1,10 +1,13 @@
 //! Window arithmetic of CONTRACT section 3, in one place.
 //!
 //! Dataflow time is the batch epoch (`floor(event_ms / B)`). A window ending at `t` (a multiple of
-//! the slide S) is represented by the epoch just before its end, `t/B - 1`: the result for that window
-//! is final exactly when the frontier passes that epoch, i.e. once every epoch inside the window is
-//! complete. A tweet enters the first window that holds it and is retracted W later, so the collection
-//! at each window time is exactly that window's content.
+//! the slide S) is represented by the epoch just before its end, `t/B - 1`: its result is final
+//! exactly when the frontier passes that epoch, i.e. once every epoch inside the window is complete.
+//! A tweet enters the collection at the first window that holds it and leaves it at the first window
+//! that no longer does, so the collection at each window time is exactly that window's content —
+//! Spark's `reduceByKeyAndWindow` with an inverse function, for any W and S that are multiples of B.
+
+use tweet::time::MAX_EVENT_MS;
 
 use crate::config::ConfigError;
 
@@ -17,13 +20,18 @@ pub struct Windows {
 
 impl Windows {
     pub fn new(batch_ms: u64, window_ms: u64, slide_ms: u64) -> Result<Windows, ConfigError> {
-        for (name, value) in [
+        let named = [
             ("batch", batch_ms),
             ("window", window_ms),
             ("slide", slide_ms),
-        ] {
-            if value == 0 {
+        ];
+        for (name, value_ms) in named {
+            if value_ms == 0 {
                 return Err(ConfigError::Zero { name });
+            }
+            // Beyond year 9999 no window can be printed; bounding them keeps time arithmetic exact.
+            if value_ms > MAX_EVENT_MS {
+                return Err(ConfigError::TooLong { name, value_ms });
             }
         }
         for (name, value_ms) in [("window", window_ms), ("slide", slide_ms)] {
@@ -50,16 +58,20 @@ impl Windows {
         self.slide_ms / self.batch_ms
     }
 
-    /// How long, in epochs, a tweet stays in the collection: the window length.
-    pub fn window_epochs(&self) -> u64 {
-        self.window_ms / self.batch_ms
-    }
-
-    /// The time of the first window holding tweets of `epoch`: the window ends at the first slide
-    /// boundary strictly after the epoch.
-    pub fn first_window_time(&self, epoch: u64) -> u64 {
+    /// The time of the first window ending strictly after `epoch`.
+    fn first_end_after(&self, epoch: u64) -> u64 {
         let k = self.slide_epochs();
         (epoch / k + 1) * k - 1
+    }
+
+    /// When tweets of `epoch` enter and leave the collection, as window times; `None` when no window
+    /// holds them (a window shorter than the slide leaves gaps).
+    ///
+    /// A tweet of epoch `e` is in the window ending at epoch `T` iff `e < T <= e + W/B`.
+    pub fn span(&self, epoch: u64) -> Option<(u64, u64)> {
+        let enter = self.first_end_after(epoch);
+        let leave = self.first_end_after(epoch + self.window_ms / self.batch_ms);
+        (enter < leave).then_some((enter, leave))
     }
 
     /// The window time after `time`.
@@ -74,30 +86,9 @@ impl Windows {
     }
 }
 
-/// Turns per-slide inserts into window contents: every update is retracted one window length
-/// later, as Spark's `reduceByKeyAndWindow` with an inverse function does.
-pub trait Slide {
-    fn slide(self, windows: Windows) -> Self;
-}
-
-impl<'s, D> Slide for differential_dataflow::VecCollection<'s, u64, D, i128>
-where
-    D: Clone + 'static,
-{
-    fn slide(self, windows: Windows) -> Self {
-        let length = windows.window_epochs();
-        self.clone()
-            .concat(self.negate().delay(move |time| time + length))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn default() -> Windows {
-        Windows::new(5_000, 60_000, 30_000).unwrap()
-    }
 
     /// Brute force: the windows (by end) holding an event, straight from the contract.
     fn windows_holding(w: &Windows, event_ms: u64) -> Vec<u64> {
@@ -109,19 +100,24 @@ mod tests {
 
     #[test]
     fn a_tweet_lives_in_exactly_its_windows() {
-        for w in [
-            default(),
-            Windows::new(1_000, 3_000, 1_000).unwrap(),
-            Windows::new(500, 1_500, 1_500).unwrap(),
-        ] {
+        let shapes = [
+            (5_000, 60_000, 30_000),
+            (1_000, 3_000, 1_000),
+            (500, 1_500, 1_500),
+            (5_000, 45_000, 30_000), // window not a multiple of the slide
+            (5_000, 10_000, 30_000), // window shorter than the slide: gaps
+            (1_000, 7_000, 3_000),
+        ];
+        for (b, w, s) in shapes {
+            let w = Windows::new(b, w, s).unwrap();
             for event_ms in (0..200_000).step_by(250) {
-                let first = w.first_window_time(w.epoch(event_ms));
-                let retract = first + w.window_epochs();
                 let mut live = Vec::new();
-                let mut time = first;
-                while time < retract {
-                    live.push(w.bounds_ms(time).1 as u64);
-                    time = w.next_window_time(time);
+                if let Some((enter, leave)) = w.span(w.epoch(event_ms)) {
+                    let mut time = enter;
+                    while time < leave {
+                        live.push(w.bounds_ms(time).1 as u64);
+                        time = w.next_window_time(time);
+                    }
                 }
                 assert_eq!(live, windows_holding(&w, event_ms), "{w:?} at {event_ms}");
             }
@@ -130,8 +126,8 @@ mod tests {
 
     #[test]
     fn boundary_tweet_belongs_to_the_next_window() {
-        let w = default();
-        let time = w.first_window_time(w.epoch(30_000));
-        assert_eq!(w.bounds_ms(time), (0, 60_000));
+        let w = Windows::new(5_000, 60_000, 30_000).unwrap();
+        let (enter, _) = w.span(w.epoch(30_000)).unwrap();
+        assert_eq!(w.bounds_ms(enter), (0, 60_000));
     }
 }

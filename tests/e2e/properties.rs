@@ -103,7 +103,7 @@ fn render(i: u64, step_ms: u64, s: &Spec) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     #[test]
     fn dataflow_equals_reference(
@@ -111,13 +111,14 @@ proptest! {
         step_ms in 1u64..3_000,
         batch_s in prop_oneof![Just(1u64), Just(2), Just(5)],
         slide_k in 1u64..4,
-        window_m in 1u64..4,
+        window_n in 1u64..13,
         top in prop_oneof![Just(0usize), Just(1), Just(3), Just(10)],
         workers in 1usize..5,
         files in 1usize..4,
     ) {
         let (batch, slide) = (batch_s * 1000, batch_s * 1000 * slide_k);
-        let window = slide * window_m;
+        // Any multiple of the batch: also shorter than the slide, or not a multiple of it.
+        let window = batch * window_n;
         let lateness = 4_000;
         let lines_in: Vec<String> = specs.iter().enumerate().map(|(i, s)| render(i as u64, step_ms, s)).collect();
 

@@ -206,10 +206,9 @@ fn read_chunk(
                     Message::Tweet(tweet) => {
                         if reader.watermark.admit(tweet.event_ms) {
                             counters.tweets += 1;
-                            aggregates.add(
-                                windows.first_window_time(windows.epoch(tweet.event_ms)),
-                                &tweet,
-                            );
+                            if let Some(span) = windows.span(windows.epoch(tweet.event_ms)) {
+                                aggregates.add(span, &tweet);
+                            }
                             None
                         } else {
                             counters.late += 1;
