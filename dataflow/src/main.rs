@@ -26,6 +26,14 @@ fn main() -> ExitCode {
                 "tweet-dataflow: {}; {} windows written, {} dead letters",
                 summary.stats, summary.windows, summary.dead_letters
             );
+            if summary.stats.read_errors > 0 {
+                // The windows are written, but they are missing whatever could not be read.
+                eprintln!(
+                    "error: {} input(s) could not be read to the end; see the dead letters",
+                    summary.stats.read_errors
+                );
+                return ExitCode::FAILURE;
+            }
             ExitCode::SUCCESS
         }
         Ok(None) => ExitCode::SUCCESS,

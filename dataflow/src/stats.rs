@@ -19,6 +19,8 @@ pub struct Stats {
     /// Sum of `limit.track`: tweets the API says it did not deliver.
     pub undelivered: u64,
     pub bytes: u64,
+    /// Inputs that could not be read to their end (a corrupt gzip stream, an I/O error).
+    pub read_errors: u64,
 }
 
 /// Per-worker counters on the hot path: plain integers, turned into [`Stats`] once at the end.
@@ -33,6 +35,7 @@ pub(crate) struct Counters {
     pub late: u64,
     pub undelivered: u64,
     pub bytes: u64,
+    pub read_errors: u64,
 }
 
 impl Counters {
@@ -52,6 +55,7 @@ impl Counters {
             late: self.late,
             undelivered: self.undelivered,
             bytes: self.bytes,
+            read_errors: self.read_errors,
         }
     }
 }
@@ -69,6 +73,7 @@ impl Stats {
         self.late += other.late;
         self.undelivered = self.undelivered.saturating_add(other.undelivered);
         self.bytes += other.bytes;
+        self.read_errors += other.read_errors;
     }
 }
 
@@ -94,6 +99,9 @@ impl fmt::Display for Stats {
                 .map(|(k, n)| format!("{k} {n}"))
                 .collect();
             write!(f, " [{}]", kinds.join(", "))?;
+        }
+        if self.read_errors > 0 {
+            write!(f, "; inputs not read to the end {}", self.read_errors)?;
         }
         if self.undelivered > 0 {
             write!(f, "; undelivered by the API {}", self.undelivered)?;

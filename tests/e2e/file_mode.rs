@@ -247,3 +247,89 @@ fn missing_input_is_a_clear_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_corrupt_gzip_input_is_reported_and_fails_the_run_after_writing_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("corrupt.jsonl.gz");
+    std::fs::write(
+        &bad,
+        b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03garbage that is not deflate",
+    )
+    .unwrap();
+    let out = dir.path().join("out.jsonl");
+    let dead = dir.path().join("dead.jsonl");
+    let good = fixture("tweets-v1.jsonl");
+    let output = Command::new(binary("tweet-dataflow"))
+        .args([
+            "--input",
+            good.to_str().unwrap(),
+            "--input",
+            bad.to_str().unwrap(),
+        ])
+        .args([
+            "--output",
+            out.to_str().unwrap(),
+            "--dead-letter",
+            dead.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("could not be read to the end"));
+    let letters = lines(&dead);
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert!(
+        letters[0].contains("\"class\":\"read-error\"") && letters[0].contains("corrupt.jsonl.gz")
+    );
+    let (want, _) = expected(&[messages(&good)], Params::defaults(10_000));
+    assert_eq!(lines(&out), want, "the readable input is still counted");
+}
+
+#[test]
+fn huge_garbage_and_non_utf8_messages_are_counted_and_dead_lettered() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("mixed.jsonl");
+    let good = messages(&fixture("tweets-v1.jsonl"));
+    let mut bytes = Vec::new();
+    for (i, line) in good.iter().enumerate() {
+        bytes.extend_from_slice(line);
+        bytes.push(b'\n');
+        match i {
+            10 => bytes.extend_from_slice(b"\xff\xfe not utf-8 at all\n"),
+            20 => bytes
+                .extend_from_slice(format!("{{\"text\":\"{}\"\n", "y".repeat(5 << 20)).as_bytes()),
+            30 => bytes.extend_from_slice(format!("{}\n", "z".repeat(17 << 20)).as_bytes()),
+            40 => {
+                bytes.extend_from_slice(format!("{{\"x\":{}}}\n", "[".repeat(100_000)).as_bytes())
+            }
+            _ => {}
+        }
+    }
+    std::fs::write(&input, &bytes).unwrap();
+    let (got, summary, dead) = run(&[input], &["--lateness", "10s", "-w", "2"]);
+    let (want, _) = expected(&[good], Params::defaults(10_000));
+    assert_eq!(got, want, "bad messages change nothing");
+    assert_eq!(summary["malformed"], 4);
+    assert_eq!(dead.len(), 4);
+    let truncated_5mb = dead
+        .iter()
+        .find(|l| l["raw"].as_str().unwrap().len() > 5 << 20)
+        .expect("5 MB kept whole");
+    assert!(
+        truncated_5mb["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid JSON")
+    );
+    let oversized = dead
+        .iter()
+        .find(|l| {
+            l["reason"]
+                .as_str()
+                .unwrap()
+                .contains("over the 16 MiB limit")
+        })
+        .unwrap();
+    assert_eq!(oversized["raw"].as_str().unwrap().len(), 64 << 10);
+}

@@ -3,9 +3,10 @@
 use std::borrow::Cow;
 
 use crate::lenient::{Int, IntOrStr, Obj};
-use crate::message::{Api, Message, Tweet};
+use crate::message::{Api, Message, NoticeKind, Tweet};
 use crate::schema::{Named, Top, V1Retweeted, V2Data, V2Includes};
 use crate::time;
+use crate::validate;
 
 /// The JSON parser behind [`classify_with`]; both are kept so the benchmark can compare them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,6 +24,9 @@ pub fn classify_with(backend: Backend, message: &[u8]) -> Message<'_> {
     let message = message.strip_suffix(b"\r").unwrap_or(message);
     if message.iter().all(|&b| b == b' ' || b == b'\t') {
         return Message::Blank;
+    }
+    if let Err(reason) = validate::check(message) {
+        return Message::Malformed(malformed_reason(message, reason));
     }
     let parsed = match backend {
         // serde_json does not check UTF-8 inside the strings it skips.
@@ -76,10 +80,9 @@ fn from_top(top: Top<'_>) -> Message<'_> {
         return v2_tweet(data, top.includes.unwrap_or_default());
     }
     if let Some(kind) = top.notice {
-        return Message::Notice {
-            kind,
-            undelivered: top.limit_track,
-        };
+        // `limit.track` only counts when the message is a limit notice.
+        let undelivered = top.limit_track.filter(|_| kind == NoticeKind::Limit);
+        return Message::Notice { kind, undelivered };
     }
     Message::Rejected("object is neither a tweet nor a notice")
 }
@@ -146,7 +149,7 @@ fn trimmed(location: Option<Cow<'_, str>>) -> Option<Cow<'_, str>> {
     })
 }
 
-fn names(mentions: Vec<Named<'_>>) -> Vec<Cow<'_, str>> {
+fn names<const V2: bool>(mentions: Vec<Named<'_, V2>>) -> Vec<Cow<'_, str>> {
     mentions
         .into_iter()
         .filter_map(|m| m.name.filter(|n| !n.is_empty()))

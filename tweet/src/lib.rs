@@ -8,6 +8,7 @@ mod lenient;
 mod message;
 mod schema;
 pub mod time;
+mod validate;
 
 pub use classify::{Backend, classify, classify_with};
 pub use message::{Api, Message, NoticeKind, Tweet};

@@ -41,11 +41,13 @@ impl<'de> Fields<'de> for Top<'de> {
             "includes" => self.includes = map.next_value::<Obj<V2Includes>>()?.0,
             "limit" => {
                 self.note(NoticeKind::Limit);
-                if let Some(limit) = map.next_value::<Obj<Limit>>()?.0
-                    && let Int::Unsigned(track) = limit.track
-                {
-                    self.limit_track = Some(track);
-                }
+                // The last `limit` key wins, as with every duplicated key.
+                self.limit_track = match map.next_value::<Obj<Limit>>()?.0 {
+                    Some(Limit {
+                        track: Int::Unsigned(track),
+                    }) => Some(track),
+                    _ => None,
+                };
             }
             other => {
                 if let Some(kind) = NoticeKind::from_key(other) {
@@ -96,30 +98,31 @@ impl<'de> Fields<'de> for V1User<'de> {
 
 #[derive(Default, Debug)]
 pub(crate) struct V1Entities<'a> {
-    pub user_mentions: Vec<Named<'a>>,
+    pub user_mentions: Vec<Named<'a, false>>,
 }
 
 impl<'de> Fields<'de> for V1Entities<'de> {
     fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
         match key {
-            "user_mentions" => self.user_mentions = map.next_value::<Objects<Named>>()?.0,
+            "user_mentions" => self.user_mentions = map.next_value::<Objects<Named<false>>>()?.0,
             _ => skip(map)?,
         }
         Ok(())
     }
 }
 
-/// A mention: `screen_name` in v1.1, `username` in v2.
+/// A mention: `screen_name` in v1.1 (`V2 = false`), `username` in v2.
 #[derive(Default, Debug)]
-pub(crate) struct Named<'a> {
+pub(crate) struct Named<'a, const V2: bool> {
     pub name: Option<Cow<'a, str>>,
 }
 
-impl<'de> Fields<'de> for Named<'de> {
+impl<'de, const V2: bool> Fields<'de> for Named<'de, V2> {
     fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
-        match key {
-            "screen_name" | "username" => self.name = map.next_value::<Str>()?.0,
-            _ => skip(map)?,
+        if key == if V2 { "username" } else { "screen_name" } {
+            self.name = map.next_value::<Str>()?.0;
+        } else {
+            skip(map)?;
         }
         Ok(())
     }
@@ -147,7 +150,7 @@ pub(crate) struct V2Data<'a> {
     pub id: Option<Cow<'a, str>>,
     pub author_id: Option<Cow<'a, str>>,
     pub created_at: Option<Cow<'a, str>>,
-    pub mentions: Vec<Named<'a>>,
+    pub mentions: Vec<Named<'a, true>>,
     pub referenced_tweets: Vec<V2Reference<'a>>,
 }
 
@@ -175,13 +178,13 @@ impl<'de> Fields<'de> for V2Data<'de> {
 
 #[derive(Default, Debug)]
 pub(crate) struct V2Entities<'a> {
-    pub mentions: Vec<Named<'a>>,
+    pub mentions: Vec<Named<'a, true>>,
 }
 
 impl<'de> Fields<'de> for V2Entities<'de> {
     fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
         match key {
-            "mentions" => self.mentions = map.next_value::<Objects<Named>>()?.0,
+            "mentions" => self.mentions = map.next_value::<Objects<Named<true>>>()?.0,
             _ => skip(map)?,
         }
         Ok(())

@@ -60,11 +60,14 @@ pub fn in_range(ms: i64) -> Option<u64> {
 }
 
 /// RFC 3339 in UTC with `Z`, milliseconds only when they are not zero (CONTRACT section 4).
-/// Signed, because the first windows of a stream near 1970 start before it.
+/// Signed, because the first windows of a stream near 1970 start before it; a window holding the
+/// last tweets of year 9999 ends in year 10000, which is printed as chrono (and RFC 3339's
+/// extension) does, `+10000-01-01T00:00:00Z`.
 pub fn format_rfc3339(ms: i64) -> String {
-    let limit = MAX_EVENT_MS as i64;
-    let t = DateTime::<Utc>::from_timestamp_millis(ms.clamp(-limit, limit))
-        .expect("clamped to the representable range");
+    // Event times and durations are bounded by MAX_EVENT_MS, so window bounds stay far inside
+    // chrono's range (±262,000 years).
+    let t = DateTime::<Utc>::from_timestamp_millis(ms)
+        .expect("window bounds are within chrono's range");
     let format = if ms.rem_euclid(1000) == 0 {
         SecondsFormat::Secs
     } else {
@@ -135,5 +138,7 @@ mod tests {
         );
         assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(format_rfc3339(-30_000), "1969-12-31T23:59:30Z");
+        let after_9999 = MAX_EVENT_MS as i64 + 1;
+        assert_eq!(format_rfc3339(after_9999), "+10000-01-01T00:00:00Z");
     }
 }

@@ -7,6 +7,7 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::io;
 use std::rc::Rc;
 
@@ -15,7 +16,7 @@ use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::Exchange;
 use timely::dataflow::operators::generic::Operator;
 
-use super::record::{Entry, RecordWriter, WindowRecord};
+use super::record::{self, RecordWriter, WindowRecord};
 use crate::aggregate::Kind;
 use crate::topn::Ranked;
 use crate::window::Windows;
@@ -57,11 +58,16 @@ impl State {
             let (time, updates) = entry.remove_entry();
             self.write_until(Some(time));
             for ((kind, ranked), _, diff) in updates {
-                let list = &mut self.lists[kind as usize];
-                let count = list.entry(ranked).or_default();
-                *count += diff;
-                if *count == 0 {
-                    list.retain(|_, c| *c != 0);
+                match self.lists[kind as usize].entry(ranked) {
+                    Entry::Vacant(vacant) => {
+                        vacant.insert(diff);
+                    }
+                    Entry::Occupied(mut occupied) => {
+                        *occupied.get_mut() += diff;
+                        if *occupied.get() == 0 {
+                            occupied.remove();
+                        }
+                    }
                 }
             }
             self.cursor = (self.tweets() > 0).then_some(time);
@@ -90,10 +96,10 @@ impl State {
             return;
         }
         let (start, end) = self.windows.bounds_ms(time);
-        let entries = |kind: Kind, prefix: &str| -> Vec<Entry> {
+        let entries = |kind: Kind, prefix: &str| -> Vec<record::Entry> {
             self.lists[kind as usize]
                 .keys()
-                .map(|r| Entry {
+                .map(|r| record::Entry {
                     key: format!("{prefix}{}", r.key),
                     count: r.count,
                 })

@@ -14,12 +14,16 @@ use flate2::read::MultiGzDecoder;
 use memmap2::{Advice, Mmap, UncheckedAdvice};
 use thiserror::Error;
 
-use super::{Next, Partition};
+use super::{MAX_MESSAGE_BYTES, Next, OVERSIZED_HEAD_BYTES, Partition};
 
 #[derive(Debug, Error)]
 pub enum InputError {
     #[error("cannot read input {path}: {source}")]
     Open { path: PathBuf, source: io::Error },
+    #[error(
+        "input {path} is not a regular file (pipes and directories cannot be split; write to a file first)"
+    )]
+    NotAFile { path: PathBuf },
 }
 
 /// A piece of one input file that one worker reads.
@@ -46,6 +50,10 @@ pub fn plan_splits(paths: &[PathBuf], workers: usize) -> Result<Vec<Vec<Split>>,
             path: path.clone(),
             source,
         })?;
+        if !meta.is_file() {
+            // Splits need a length known up front: pipes and directories have none.
+            return Err(InputError::NotAFile { path: path.clone() });
+        }
         File::open(path).map_err(|source| InputError::Open {
             path: path.clone(),
             source,
@@ -201,6 +209,12 @@ impl Partition for MappedLines {
         let len = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
         self.pos += len + 1;
         self.returned += 1;
+        if len > MAX_MESSAGE_BYTES {
+            return Next::Oversized {
+                head: &rest[..OVERSIZED_HEAD_BYTES],
+                len: len as u64,
+            };
+        }
         Next::Message(&rest[..len])
     }
 
@@ -245,21 +259,54 @@ impl GzipLines {
     }
 }
 
+impl GzipLines {
+    /// Reads one line into `self.line`, keeping at most `MAX_MESSAGE_BYTES + 1` bytes of it (so an
+    /// endless line cannot exhaust memory). Returns the full length, newline excluded, or `None` at
+    /// the end of the stream.
+    fn read_line(&mut self) -> io::Result<Option<u64>> {
+        self.line.clear();
+        let (mut len, mut any) = (0u64, false);
+        loop {
+            let buf = self.reader.fill_buf()?;
+            if buf.is_empty() {
+                return Ok(any.then_some(len));
+            }
+            any = true;
+            let (take, done) = match memchr::memchr(b'\n', buf) {
+                Some(i) => (i, true),
+                None => (buf.len(), false),
+            };
+            let room = (MAX_MESSAGE_BYTES + 1).saturating_sub(self.line.len());
+            self.line.extend_from_slice(&buf[..take.min(room)]);
+            len += take as u64;
+            self.reader.consume(take + usize::from(done));
+            if done {
+                return Ok(Some(len));
+            }
+        }
+    }
+}
+
 impl Partition for GzipLines {
     fn next(&mut self) -> Next<'_> {
         if self.done {
             return Next::Done;
         }
-        self.line.clear();
-        match self.reader.read_until(b'\n', &mut self.line) {
-            Ok(0) => {
+        match self.read_line() {
+            Ok(None) => {
                 self.done = true;
                 Next::Done
             }
-            Ok(_) => {
+            Ok(Some(len)) => {
                 self.returned += 1;
-                let line = self.line.strip_suffix(b"\n").unwrap_or(&self.line);
-                Next::Message(line)
+                if len > MAX_MESSAGE_BYTES as u64 {
+                    Next::Oversized {
+                        head: &self.line[..OVERSIZED_HEAD_BYTES],
+                        len,
+                    }
+                } else {
+                    Next::Message(&self.line)
+                }
             }
             Err(e) => {
                 self.done = true;
@@ -316,6 +363,7 @@ mod tests {
                 Next::Message(m) => String::from_utf8_lossy(m).into_owned(),
                 Next::Done => break,
                 Next::Failed(e) => panic!("{e}"),
+                Next::Oversized { len, .. } => panic!("oversized line of {len} bytes"),
             };
             out.push((line, p.position()));
         }
@@ -389,6 +437,40 @@ mod tests {
         let mut p = open(&plan[0][0]);
         assert!(matches!(p.next(), Next::Failed(_)));
         assert!(matches!(p.next(), Next::Done));
+    }
+
+    #[test]
+    fn oversized_lines_are_cut_to_their_head_in_plain_and_gzip_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let long = "x".repeat(MAX_MESSAGE_BYTES + 10);
+        let text = format!("a\n{long}\nb\n");
+        let plain = dir.path().join("long.jsonl");
+        std::fs::write(&plain, &text).unwrap();
+        let gz = dir.path().join("long.jsonl.gz");
+        let mut enc =
+            flate2::write::GzEncoder::new(File::create(&gz).unwrap(), flate2::Compression::fast());
+        enc.write_all(text.as_bytes()).unwrap();
+        enc.finish().unwrap();
+        for path in [plain, gz] {
+            let plan = plan_splits(std::slice::from_ref(&path), 1).unwrap();
+            let mut p = open(&plan[0][0]);
+            assert!(matches!(p.next(), Next::Message(b"a")));
+            match p.next() {
+                Next::Oversized { head, len } => {
+                    assert_eq!((head.len(), len), (OVERSIZED_HEAD_BYTES, long.len() as u64));
+                }
+                _ => panic!("{} long line not cut", path.display()),
+            }
+            assert!(matches!(p.next(), Next::Message(b"b")));
+            assert!(matches!(p.next(), Next::Done));
+        }
+    }
+
+    #[test]
+    fn directories_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = plan_splits(&[dir.path().to_path_buf()], 1).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
     }
 
     #[test]

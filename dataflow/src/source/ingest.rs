@@ -12,7 +12,7 @@ use timely::dataflow::{Scope, Stream};
 use tweet::Message;
 
 use super::watermark::Watermark;
-use super::{Next, Partition};
+use super::{MAX_MESSAGE_BYTES, Next, Partition};
 use crate::aggregate::{Aggregates, Update};
 use crate::stats::{Counters, Stats};
 use crate::window::Windows;
@@ -185,8 +185,23 @@ fn read_chunk(
             }
             Next::Failed(reason) => {
                 reader.done = true;
+                counters.read_errors += 1;
+                ("read-error", reason, String::new())
+            }
+            Next::Oversized { head, len } => {
+                counters.lines += 1;
+                counters.bytes += len + 1;
                 counters.malformed += 1;
-                ("malformed", reason, String::new())
+                let reason = format!(
+                    "message of {len} bytes is over the {} MiB limit; raw holds its first {} KiB",
+                    MAX_MESSAGE_BYTES >> 20,
+                    head.len() >> 10
+                );
+                (
+                    "malformed",
+                    reason,
+                    String::from_utf8_lossy(head).into_owned(),
+                )
             }
             Next::Message(bytes) => {
                 counters.lines += 1;

@@ -17,8 +17,20 @@ pub(crate) trait Partition {
     fn source(&self) -> &str;
 }
 
+/// Messages longer than this are malformed: no tweet comes close (X caps a tweet far below it),
+/// and a bound keeps one bad line from exhausting memory.
+pub(crate) const MAX_MESSAGE_BYTES: usize = 16 << 20;
+
+/// How much of an oversized message its dead letter keeps.
+pub(crate) const OVERSIZED_HEAD_BYTES: usize = 64 << 10;
+
 pub(crate) enum Next<'a> {
     Message(&'a [u8]),
+    /// A message over [`MAX_MESSAGE_BYTES`]: its first [`OVERSIZED_HEAD_BYTES`] and its length.
+    Oversized {
+        head: &'a [u8],
+        len: u64,
+    },
     /// Reading failed mid-way (a corrupt gzip stream, an I/O error); the partition is finished.
     Failed(String),
     Done,

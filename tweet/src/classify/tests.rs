@@ -247,3 +247,45 @@ fn v2_missing_expansions() {
     let no_includes = r#"{"data":{"created_at":"2016-12-04T02:07:40Z","referenced_tweets":[{"type":"retweeted","id":"6"}]}}"#;
     assert_eq!(tweet(no_includes).weight, 1);
 }
+
+#[test]
+fn mention_field_names_follow_the_api() {
+    let v1 = r#"{"user":{},"timestamp_ms":"1","entities":{"user_mentions":[{"username":"x"},{"screen_name":"a","username":null}]}}"#;
+    assert_eq!(tweet(v1).mentions, ["a"]);
+    let v2 = r#"{"data":{"created_at":"2016-12-04T02:07:40Z","entities":{"mentions":[{"screen_name":"x"},{"username":"b","screen_name":null}]}}}"#;
+    assert_eq!(tweet(v2).mentions, ["b"]);
+}
+
+#[test]
+fn deep_nesting_and_bad_escapes_are_malformed_not_a_crash() {
+    let deep = format!(
+        r#"{{"user":{{}},"timestamp_ms":"1","x":{}}}"#,
+        "[".repeat(200_000)
+    );
+    assert!(matches!(each(deep.as_bytes()), Message::Malformed(_)));
+    for text in [r#""\uZZZZ""#, r#""\ud800""#] {
+        let line = format!(r#"{{"user":{{}},"timestamp_ms":"1","text":{text}}}"#);
+        assert!(
+            matches!(each(line.as_bytes()), Message::Malformed(_)),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn limit_track_counts_only_for_limit_notices() {
+    assert_eq!(
+        each(br#"{"delete":{},"limit":{"track":5}}"#),
+        Message::Notice {
+            kind: NoticeKind::Delete,
+            undelivered: None
+        }
+    );
+    assert_eq!(
+        each(br#"{"limit":{"track":5},"limit":{"track":7}}"#),
+        Message::Notice {
+            kind: NoticeKind::Limit,
+            undelivered: Some(7)
+        }
+    );
+}
