@@ -70,20 +70,25 @@ fn create(what: &'static str, path: &PathBuf) -> Result<BufWriter<File>, RunErro
         })
 }
 
-/// The window-record writer of process 0.
-fn open_output(config: &Config) -> Result<Box<dyn RecordWriter + Send>, RunError> {
+/// In a cluster, timely prints connection progress on standard output of every process. Results
+/// get a descriptor of their own (returned), and everything else written to fd 1 goes to stderr.
+fn separate_stdout() -> Result<File, RunError> {
+    let results = rustix::io::dup(io::stdout()).map_err(|e| RunError::Stdout(e.into()))?;
+    rustix::stdio::dup2_stdout(io::stderr()).map_err(|e| RunError::Stdout(e.into()))?;
+    Ok(File::from(results))
+}
+
+/// The window-record writer of process 0; `results` is its standard output in a cluster.
+fn open_output(
+    config: &Config,
+    results: Option<File>,
+) -> Result<Box<dyn RecordWriter + Send>, RunError> {
     Ok(match &config.output {
         Output::File(path) => Box::new(JsonLines(create("output", path)?)),
         Output::Stdout(format) => {
-            let stdout: Box<dyn io::Write + Send> = if config.cluster.processes > 1 {
-                // timely prints connection progress on standard output; results get their own
-                // descriptor and everything else written to fd 1 goes to standard error.
-                let results =
-                    rustix::io::dup(io::stdout()).map_err(|e| RunError::Stdout(e.into()))?;
-                rustix::stdio::dup2_stdout(io::stderr()).map_err(|e| RunError::Stdout(e.into()))?;
-                Box::new(BufWriter::new(File::from(results)))
-            } else {
-                Box::new(BufWriter::new(io::stdout()))
+            let stdout: Box<dyn io::Write + Send> = match results {
+                Some(file) => Box::new(BufWriter::new(file)),
+                None => Box::new(BufWriter::new(io::stdout())),
             };
             match format {
                 Format::Jsonl => Box::new(JsonLines(stdout)),
@@ -119,8 +124,13 @@ pub fn run(config: Config) -> Result<Option<Summary>, RunError> {
     let peers = config.cluster.workers * config.cluster.processes;
     let plan = Arc::new(file::plan_splits(&config.inputs, peers)?);
     let leader = config.cluster.process == 0;
+    let results = if config.cluster.processes > 1 {
+        Some(separate_stdout()?)
+    } else {
+        None
+    };
     let output = slot(if leader {
-        Some(open_output(&config)?)
+        Some(open_output(&config, results)?)
     } else {
         None
     });
