@@ -203,21 +203,6 @@ mod tests {
         Rejected,
     }
 
-    const NOTICES: [&str; 12] = [
-        "delete",
-        "scrub_geo",
-        "limit",
-        "status_withheld",
-        "user_withheld",
-        "disconnect",
-        "warning",
-        "friends",
-        "friends_str",
-        "event",
-        "control",
-        "for_user",
-    ];
-
     /// CONTRACT §1, written from the table.
     fn classify(line: &[u8]) -> Class {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -243,7 +228,11 @@ mod tests {
             }
             return Class::Rejected;
         }
-        match NOTICES.iter().find(|k| v.get(**k).is_some()) {
+        match tweet::NoticeKind::ALL
+            .map(|k| k.key())
+            .into_iter()
+            .find(|k| v.get(*k).is_some())
+        {
             Some(k) => Class::Notice(k),
             None => Class::Rejected,
         }
