@@ -7,15 +7,63 @@ use clap::{Parser, ValueEnum};
 use thiserror::Error;
 use tweet::time::parse_duration;
 
+use crate::source::kafka::{KafkaInput, Start};
 use crate::window::Windows;
+
+fn parse_property(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
+        _ => Err(format!("{s:?} is not of the form key=value")),
+    }
+}
+
+/// Where tweets come from.
+#[derive(Clone, Debug)]
+pub enum Input {
+    Files(Vec<PathBuf>),
+    Kafka(KafkaInput),
+}
 
 /// Windowed tweet analytics: tweets per location and retweet-weighted mentions, per sliding window.
 #[derive(Debug, Parser)]
 #[command(name = "tweet-dataflow", version)]
 pub struct Args {
-    /// Input file (JSON Lines; `.gz` is decompressed). Repeatable; the files are split across all workers.
-    #[arg(long = "input", short = 'i', value_name = "PATH", required = true)]
+    /// Input file (JSON Lines; `.gz` is decompressed). Repeatable; the files are split across all
+    /// workers. Not with --brokers.
+    #[arg(
+        long = "input",
+        short = 'i',
+        value_name = "PATH",
+        required_unless_present = "brokers",
+        conflicts_with = "brokers"
+    )]
     pub inputs: Vec<PathBuf>,
+
+    /// Read the topic from these Kafka brokers instead of files; worker i owns the partitions p
+    /// with p % workers == i.
+    #[arg(long, value_name = "HOST:PORT[,…]")]
+    pub brokers: Option<String>,
+
+    /// Kafka topic of raw tweets.
+    #[arg(long, default_value = "tweets")]
+    pub topic: String,
+
+    /// Read every partition up to the end seen at start, write all windows and exit.
+    #[arg(long)]
+    pub bounded: bool,
+
+    /// Where to start reading the topic.
+    #[arg(long, value_enum, default_value_t = Start::Earliest)]
+    pub start: Start,
+
+    /// A partition with nothing to read for this long stops holding back the windows (unbounded
+    /// runs); it rejoins when data arrives.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub idle_timeout: u64,
+
+    /// A librdkafka property for the consumer, applied last (SASL/SSL, tuning).
+    #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = parse_property)]
+    pub properties: Vec<(String, String)>,
 
     /// Batch interval: tweets are assigned to epochs of this length.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
@@ -129,7 +177,9 @@ pub struct Cluster {
 /// A validated run configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
-    pub inputs: Vec<PathBuf>,
+    pub input: Input,
+    /// `None`: idle partitions always hold time back (files, bounded Kafka runs).
+    pub idle_timeout: Option<std::time::Duration>,
     pub windows: Windows,
     pub lateness_ms: u64,
     pub top: usize,
@@ -145,8 +195,24 @@ impl TryFrom<Args> for Config {
     fn try_from(args: Args) -> Result<Config, ConfigError> {
         let windows = Windows::new(args.batch, args.window, args.slide)?;
         let cluster = cluster(&args)?;
+        let (input, idle_timeout) = match args.brokers {
+            None => (Input::Files(args.inputs), None),
+            Some(brokers) => {
+                let idle =
+                    (!args.bounded).then(|| std::time::Duration::from_millis(args.idle_timeout));
+                let kafka = KafkaInput {
+                    brokers,
+                    topic: args.topic,
+                    start: args.start,
+                    bounded: args.bounded,
+                    properties: args.properties,
+                };
+                (Input::Kafka(kafka), idle)
+            }
+        };
         Ok(Config {
-            inputs: args.inputs,
+            input,
+            idle_timeout,
             windows,
             lateness_ms: args.lateness,
             top: args.top,

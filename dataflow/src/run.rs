@@ -13,12 +13,15 @@ use serde::Serialize;
 use thiserror::Error;
 use timely::{CommunicationConfig, WorkerConfig};
 
+use crate::config::Input;
 use crate::config::{Config, Format, Output};
 use crate::sink::dead_letter::{Reported, write_reports};
 use crate::sink::record::{JsonLines, RecordWriter, Table};
 use crate::sink::windows::{Written, write_windows};
-use crate::source::file::{self, InputError};
+use crate::source::file::{self, InputError, Split};
 use crate::source::ingest::ingest;
+use crate::source::kafka::{KafkaInput, KafkaSourceError};
+use crate::source::{Broken, Partition};
 use crate::stats::Stats;
 use crate::topn::TopN;
 
@@ -26,6 +29,8 @@ use crate::topn::TopN;
 pub enum RunError {
     #[error(transparent)]
     Input(#[from] InputError),
+    #[error(transparent)]
+    Kafka(#[from] KafkaSourceError),
     #[error("cannot create {what} {path}: {source}")]
     Create {
         what: &'static str,
@@ -52,6 +57,36 @@ pub struct Summary {
     pub stats: Stats,
     pub windows: u64,
     pub dead_letters: u64,
+}
+
+/// What every worker reads, decided once per process from the same facts.
+#[derive(Debug)]
+enum Plan {
+    /// Splits per worker.
+    Files(Vec<Vec<Split>>),
+    /// The topic and its partition count.
+    Kafka(KafkaInput, usize),
+}
+
+impl Plan {
+    fn open(&self, worker: usize, peers: usize) -> Vec<Box<dyn Partition>> {
+        match self {
+            Plan::Files(splits) => splits[worker].iter().map(file::open).collect(),
+            Plan::Kafka(kafka, count) => {
+                let owned: Vec<i32> = (0..*count)
+                    .filter(|p| p % peers == worker)
+                    .map(|p| p as i32)
+                    .collect();
+                kafka.open(&owned).unwrap_or_else(|e| {
+                    tracing::error!(worker, error = %e, "cannot open partitions");
+                    vec![Box::new(Broken {
+                        source: kafka.topic.clone(),
+                        error: Some(e.to_string()),
+                    })]
+                })
+            }
+        }
+    }
 }
 
 type Slot<T> = Arc<Mutex<Option<T>>>;
@@ -122,7 +157,11 @@ fn timely_config(config: &Config) -> timely::Config {
 /// Runs the job to the end of its input. Returns the summary on process 0, `None` elsewhere.
 pub fn run(config: Config) -> Result<Option<Summary>, RunError> {
     let peers = config.cluster.workers * config.cluster.processes;
-    let plan = Arc::new(file::plan_splits(&config.inputs, peers)?);
+    // Everything that can fail up front does, on every process, before timely connects.
+    let plan = Arc::new(match &config.input {
+        Input::Files(paths) => Plan::Files(file::plan_splits(paths, peers)?),
+        Input::Kafka(kafka) => Plan::Kafka(kafka.clone(), kafka.partition_count()?),
+    });
     let leader = config.cluster.process == 0;
     let results = if config.cluster.processes > 1 {
         Some(separate_stdout()?)
@@ -142,11 +181,12 @@ pub fn run(config: Config) -> Result<Option<Summary>, RunError> {
     tracing::info!(
         processes = config.cluster.processes,
         workers = config.cluster.workers,
-        inputs = config.inputs.len(),
+        input = ?plan,
         "starting"
     );
 
     let (windows, lateness_ms, top) = (config.windows, config.lateness_ms, config.top);
+    let idle_timeout = config.idle_timeout;
     let guards = timely::execute(timely_config(&config), move |worker| {
         let index = worker.index();
         let writer = if index == 0 {
@@ -161,11 +201,11 @@ pub fn run(config: Config) -> Result<Option<Summary>, RunError> {
         };
         let written = Rc::new(RefCell::new(Written::default()));
         let reported = Rc::new(RefCell::new(Reported::default()));
-        let splits = plan[index].clone();
+        let plan = plan.clone();
 
         worker.dataflow::<u64, _, _>(|scope| {
-            let partitions = splits.iter().map(file::open).collect();
-            let (updates, reports) = ingest(scope, partitions, windows, lateness_ms);
+            let partitions = plan.open(index, peers);
+            let (updates, reports) = ingest(scope, partitions, windows, lateness_ms, idle_timeout);
             let top_n = updates.as_collection().top_n(top);
             write_windows(
                 top_n.inner,

@@ -1,3 +1,7 @@
-//! Writes tweets for the tweetflow pipeline: today a deterministic synthetic generator, later replay and live streams into Kafka.
+//! Writes tweets for the tweetflow pipeline: a deterministic synthetic generator, and replay of
+//! files into Kafka (CONTRACT section 5).
 
 pub mod generate;
+pub mod kafka;
+pub mod progress;
+pub mod replay;

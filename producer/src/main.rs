@@ -4,6 +4,8 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -12,6 +14,9 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use tweet::time::parse_duration;
 use tweet_producer::generate::{DEFAULT_START_MS, GenerateConfig, generate};
+use tweet_producer::kafka::{self, Delivery, KafkaOptions, LineSink, TweetWriter};
+use tweet_producer::progress::Reporter;
+use tweet_producer::replay::{Pace, replay};
 
 #[derive(Parser)]
 #[command(version, about, long_about = None)]
@@ -22,15 +27,76 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Write a deterministic synthetic tweet stream as JSON Lines.
+    /// Write a deterministic synthetic tweet stream as JSON Lines, to a file or into Kafka.
     Generate(GenerateArgs),
+    /// Replay fixture or archive files (.jsonl, .json, .gz) into a Kafka topic.
+    Replay(ReplayArgs),
+}
+
+/// Where tweets go in Kafka (CONTRACT section 5).
+#[derive(Args)]
+struct KafkaArgs {
+    /// Kafka bootstrap servers, e.g. 127.0.0.1:9092.
+    #[arg(long, value_name = "HOST:PORT[,…]")]
+    brokers: Option<String>,
+    /// Topic to write; created when missing.
+    #[arg(long, default_value = "tweets")]
+    topic: String,
+    /// Partitions of the topic when it is created.
+    #[arg(long, default_value_t = 4)]
+    partitions: i32,
+    /// Replication factor of the topic when it is created.
+    #[arg(long, default_value_t = 1)]
+    replication: i32,
+    /// A librdkafka property applied last (SASL/SSL, tuning), e.g. -X security.protocol=SASL_SSL.
+    #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = parse_property)]
+    properties: Vec<(String, String)>,
+    /// Keep messages that are not tweets here (JSON Lines: position, class, reason, raw).
+    #[arg(long, value_name = "PATH")]
+    dead_letter: Option<PathBuf>,
+}
+
+fn parse_property(s: &str) -> Result<(String, String), String> {
+    kafka::parse_property(s).map_err(|e| e.to_string())
+}
+
+impl KafkaArgs {
+    fn options(&self, brokers: &str) -> KafkaOptions {
+        KafkaOptions {
+            brokers: brokers.to_owned(),
+            topic: self.topic.clone(),
+            partitions: self.partitions,
+            replication: self.replication,
+            properties: self.properties.clone(),
+        }
+    }
+}
+
+#[derive(Args)]
+struct ReplayArgs {
+    /// Files to replay, in order.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    #[command(flatten)]
+    kafka: KafkaArgs,
+    /// Tweets per second of wall time (default: as fast as possible).
+    #[arg(long, conflicts_with = "speedup")]
+    rate: Option<f64>,
+    /// Replay at this many times event-time speed.
+    #[arg(long)]
+    speedup: Option<f64>,
+    /// Start again from the first file after the last, until interrupted.
+    #[arg(long = "loop")]
+    looping: bool,
 }
 
 #[derive(Args)]
 struct GenerateArgs {
-    /// Output file; `-` for stdout, a `.gz` suffix compresses with gzip.
-    #[arg(long)]
-    out: PathBuf,
+    /// Output file; `-` for stdout, a `.gz` suffix compresses with gzip. Not with --brokers.
+    #[arg(long, required_unless_present = "brokers", conflicts_with = "brokers")]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    kafka: KafkaArgs,
     /// Number of tweets (noise lines come on top).
     #[arg(long)]
     count: u64,
@@ -95,7 +161,11 @@ fn main() -> ExitCode {
         )
         .init();
     let result = match cli.command {
-        Command::Generate(args) => run_generate(&args),
+        Command::Generate(args) => match &args.kafka.brokers {
+            Some(brokers) => generate_into_kafka(&args, brokers),
+            None => run_generate(&args),
+        },
+        Command::Replay(args) => run_replay(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -117,7 +187,10 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 fn run_generate(args: &GenerateArgs) -> Result<()> {
     let config = args.config()?;
-    let out = &args.out;
+    let out = args
+        .out
+        .as_ref()
+        .expect("clap requires --out without --brokers");
     tracing::info!(out = %out.display(), count = config.count, seed = config.seed, v2 = config.v2, "generating");
     let started = Instant::now();
     let stats = if out.as_os_str() == "-" {
@@ -153,4 +226,131 @@ fn run_generate(args: &GenerateArgs) -> Result<()> {
 
 fn is_gzip(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "gz")
+}
+
+/// SIGINT and SIGTERM set the returned flag: readers stop, the writer flushes, the summary prints.
+fn stop_on_signals() -> Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, stop.clone()).context("installing signal handlers")?;
+    }
+    Ok(stop)
+}
+
+/// Prints what was delivered and fails unless every tweet sent was acknowledged.
+fn report(delivery: &Delivery, started: Instant) -> Result<()> {
+    eprintln!(
+        "delivered {}, failed {}, unconfirmed {}, skipped {} (not tweets) in {:.2} s",
+        delivery.delivered,
+        delivery.failed,
+        delivery.unconfirmed,
+        delivery.skipped,
+        started.elapsed().as_secs_f64()
+    );
+    if !delivery.complete() {
+        bail!(
+            "{} tweet(s) were not acknowledged by Kafka",
+            delivery.failed + delivery.unconfirmed
+        );
+    }
+    Ok(())
+}
+
+fn run_replay(args: &ReplayArgs) -> Result<()> {
+    let Some(brokers) = &args.kafka.brokers else {
+        bail!("replay needs --brokers (e.g. 127.0.0.1:9092)")
+    };
+    let pace = match (args.rate, args.speedup) {
+        (Some(r), _) if !(r.is_finite() && r > 0.0) => bail!("--rate must be positive, got {r}"),
+        (_, Some(x)) if !(x.is_finite() && x > 0.0) => bail!("--speedup must be positive, got {x}"),
+        (Some(r), _) => Pace::Rate(r),
+        (_, Some(x)) => Pace::Speedup(x),
+        _ => Pace::AsFastAsPossible,
+    };
+    for file in &args.files {
+        File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
+    }
+    let stop = stop_on_signals()?;
+    let mut writer = TweetWriter::connect(
+        &args.kafka.options(brokers),
+        args.kafka.dead_letter.as_deref(),
+    )?;
+    tracing::info!(brokers, topic = %args.kafka.topic, files = args.files.len(), ?pace, "replaying");
+    let started = Instant::now();
+    let mut reporter = Reporter::new();
+    let result = replay(
+        &args.files,
+        &mut writer,
+        pace,
+        args.looping,
+        &stop,
+        &mut |w| reporter.tick(w),
+    );
+    reporter.finish();
+    // Whatever stopped the replay, what was sent is flushed and accounted for.
+    let delivery = writer.finish()?;
+    report(&delivery, started)?;
+    result?;
+    Ok(())
+}
+
+fn generate_into_kafka(args: &GenerateArgs, brokers: &str) -> Result<()> {
+    let config = args.config()?;
+    let stop = stop_on_signals()?;
+    let mut writer = TweetWriter::connect(
+        &args.kafka.options(brokers),
+        args.kafka.dead_letter.as_deref(),
+    )?;
+    tracing::info!(brokers, topic = %args.kafka.topic, count = config.count, "generating into Kafka");
+    let started = Instant::now();
+    let mut reporter = Reporter::new();
+    let mut on_line = |w: &TweetWriter| {
+        reporter.tick(w);
+    };
+    let result = {
+        let mut sink = LineSink {
+            writer: &mut writer,
+            pending: Vec::new(),
+            lines: 0,
+            on_line: &mut on_line,
+        };
+        let result = generate_until(&config, &mut sink, &stop);
+        result.and_then(|()| sink.finish().context("writing to Kafka"))
+    };
+    reporter.finish();
+    let delivery = writer.finish()?;
+    report(&delivery, started)?;
+    result
+}
+
+/// The generator writes whole chunks; a stop request ends it at the next chunk.
+fn generate_until(
+    config: &GenerateConfig,
+    sink: &mut LineSink<'_>,
+    stop: &AtomicBool,
+) -> Result<()> {
+    /// Not `Interrupted`: `write_all` retries that kind.
+    #[derive(Debug, thiserror::Error)]
+    #[error("stopped by signal")]
+    struct Stopped;
+    struct Stoppable<'a, 'b> {
+        sink: &'a mut LineSink<'b>,
+        stop: &'a AtomicBool,
+    }
+    impl Write for Stoppable<'_, '_> {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.stop.load(Ordering::Relaxed) {
+                return Err(io::Error::other(Stopped));
+            }
+            self.sink.write(buf)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    match generate(config, &mut Stoppable { sink, stop }) {
+        Ok(_) => Ok(()),
+        Err(e) if e.get_ref().is_some_and(|inner| inner.is::<Stopped>()) => Ok(()),
+        Err(e) => Err(e).context("writing to Kafka"),
+    }
 }

@@ -14,7 +14,7 @@ use flate2::read::MultiGzDecoder;
 use memmap2::{Advice, Mmap, UncheckedAdvice};
 use thiserror::Error;
 
-use super::{MAX_MESSAGE_BYTES, Next, OVERSIZED_HEAD_BYTES, Partition};
+use super::{Broken, MAX_MESSAGE_BYTES, Next, OVERSIZED_HEAD_BYTES, Partition};
 
 #[derive(Debug, Error)]
 pub enum InputError {
@@ -113,7 +113,7 @@ pub(crate) fn open(split: &Split) -> Box<dyn Partition> {
         MappedLines::open(split).map(boxed)
     };
     result.unwrap_or_else(|e| {
-        boxed(Unreadable {
+        boxed(Broken {
             source: display(split),
             error: Some(e.to_string()),
         })
@@ -327,29 +327,6 @@ impl Partition for GzipLines {
     }
 }
 
-/// A split that could not be opened after planning (removed meanwhile, permissions).
-struct Unreadable {
-    source: String,
-    error: Option<String>,
-}
-
-impl Partition for Unreadable {
-    fn next(&mut self) -> Next<'_> {
-        match self.error.take() {
-            Some(e) => Next::Failed(format!("cannot open: {e}")),
-            None => Next::Done,
-        }
-    }
-
-    fn position(&mut self) -> String {
-        self.source.clone()
-    }
-
-    fn source(&self) -> &str {
-        &self.source
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,6 +341,7 @@ mod tests {
                 Next::Done => break,
                 Next::Failed(e) => panic!("{e}"),
                 Next::Oversized { len, .. } => panic!("oversized line of {len} bytes"),
+                Next::Idle => panic!("files are never idle"),
             };
             out.push((line, p.position()));
         }

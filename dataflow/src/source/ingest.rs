@@ -5,6 +5,8 @@
 //! at once, so idle workers never hold back the frontier. Bad and late messages, and the final
 //! counters, leave on a second output: errors travel as data, never as panics.
 
+use std::time::{Duration, Instant};
+
 use serde::{Deserialize, Serialize};
 use timely::dataflow::operators::Capability;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
@@ -19,6 +21,9 @@ use crate::window::Windows;
 
 /// Messages read per partition before moving to the next; bounds the work of one activation.
 const CHUNK: usize = 1024;
+
+/// How soon to look again when no partition had anything to read.
+const IDLE_POLL: Duration = Duration::from_millis(10);
 
 /// A message kept for inspection instead of counted (CONTRACT section 1).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,6 +47,28 @@ struct Reader {
     partition: Box<dyn Partition>,
     watermark: Watermark,
     done: bool,
+    /// Since when the partition has had nothing to read.
+    idle_since: Option<Instant>,
+}
+
+impl Reader {
+    fn idle_for(&self, timeout: Option<Duration>) -> bool {
+        matches!((self.idle_since, timeout), (Some(since), Some(t)) if since.elapsed() >= t)
+    }
+}
+
+/// The oldest epoch the partitions may still add to; `None` once all are read. A partition idle
+/// for longer than `idle_timeout` stops holding time back (its later tweets behind the frontier are
+/// late); if every open partition is idle, time goes as far as the most advanced one has shown.
+fn low_epoch(readers: &[Reader], windows: Windows, idle_timeout: Option<Duration>) -> Option<u64> {
+    let open = readers.iter().filter(|r| !r.done);
+    let epoch = |r: &Reader| windows.epoch(r.watermark.low_ms());
+    let active = open
+        .clone()
+        .filter(|r| !r.idle_for(idle_timeout))
+        .map(epoch)
+        .min();
+    active.or_else(|| open.map(epoch).max())
 }
 
 /// Limits warnings about bad input to a few per worker, then one summary line per interval.
@@ -87,6 +114,7 @@ pub(crate) fn ingest<'s>(
     partitions: Vec<Box<dyn Partition>>,
     windows: Windows,
     lateness_ms: u64,
+    idle_timeout: Option<Duration>,
 ) -> (Stream<'s, u64, Vec<Update>>, Stream<'s, u64, Vec<Report>>) {
     let worker = scope.index();
     let mut builder = OperatorBuilder::new("Ingest".to_owned(), scope);
@@ -105,6 +133,7 @@ pub(crate) fn ingest<'s>(
                 partition,
                 watermark: Watermark::new(lateness_ms),
                 done: false,
+                idle_since: None,
             })
             .collect();
         let mut aggregates = Aggregates::default();
@@ -120,22 +149,19 @@ pub(crate) fn ingest<'s>(
             // the exchange buffers and the dataflow would never complete.
             let mut updates_out = updates_out.activate();
             let mut reports_out = reports_out.activate();
+            let floor = *update_cap.time();
+            let mut read = 0;
             for reader in readers.iter_mut().filter(|r| !r.done) {
-                read_chunk(
+                read += read_chunk(
                     reader,
                     windows,
+                    floor,
                     &mut aggregates,
                     &mut counters,
                     &mut letters,
                 );
             }
-
-            // The oldest epoch any partition may still add to; `None` once all are read.
-            let low = readers
-                .iter()
-                .filter(|r| !r.done)
-                .map(|r| windows.epoch(r.watermark.low_ms()))
-                .min();
+            let low = low_epoch(&readers, windows, idle_timeout);
             aggregates.drain_before(low, |time, updates| {
                 updates_out.give(&update_cap.delayed(&time), updates)
             });
@@ -155,7 +181,12 @@ pub(crate) fn ingest<'s>(
                     let low = low.max(*update_cap.time());
                     update_cap.downgrade(&low);
                     report_cap.downgrade(&low);
-                    activator.activate();
+                    if read > 0 {
+                        activator.activate();
+                    } else {
+                        // Every partition is waiting for data: poll again soon, without spinning.
+                        activator.activate_after(IDLE_POLL);
+                    }
                 }
                 None => {
                     debug_assert!(aggregates.is_empty());
@@ -170,18 +201,25 @@ pub(crate) fn ingest<'s>(
     (updates, reports)
 }
 
+/// Reads up to [`CHUNK`] messages of one partition; returns how many. Tweets before `floor` (the
+/// epoch the operator's capability has reached) can no longer be counted: they are late.
 fn read_chunk(
     reader: &mut Reader,
     windows: Windows,
+    floor: u64,
     aggregates: &mut Aggregates,
     counters: &mut Counters,
     letters: &mut Vec<Report>,
-) {
-    for _ in 0..CHUNK {
+) -> usize {
+    for read in 0..CHUNK {
         let (class, reason, raw) = match reader.partition.next() {
             Next::Done => {
                 reader.done = true;
-                return;
+                return read;
+            }
+            Next::Idle => {
+                reader.idle_since.get_or_insert_with(Instant::now);
+                return read;
             }
             Next::Failed(reason) => {
                 reader.done = true;
@@ -204,6 +242,7 @@ fn read_chunk(
                 )
             }
             Next::Message(bytes) => {
+                reader.idle_since = None;
                 counters.lines += 1;
                 counters.bytes += bytes.len() as u64 + 1;
                 let bad = match tweet::classify(bytes) {
@@ -219,15 +258,17 @@ fn read_chunk(
                         None
                     }
                     Message::Tweet(tweet) => {
-                        if reader.watermark.admit(tweet.event_ms) {
+                        let epoch = windows.epoch(tweet.event_ms);
+                        if epoch >= floor && reader.watermark.admit(tweet.event_ms) {
                             counters.tweets += 1;
-                            if let Some(span) = windows.span(windows.epoch(tweet.event_ms)) {
+                            if let Some(span) = windows.span(epoch) {
                                 aggregates.add(span, &tweet);
                             }
                             None
                         } else {
                             counters.late += 1;
-                            let behind = reader.watermark.low_ms() - tweet.event_ms;
+                            let low = reader.watermark.low_ms().max(floor * windows.batch_ms);
+                            let behind = low.saturating_sub(tweet.event_ms);
                             Some((
                                 "late",
                                 format!("event time {behind} ms before the partition's watermark"),
@@ -259,4 +300,5 @@ fn read_chunk(
             raw,
         }));
     }
+    CHUNK
 }

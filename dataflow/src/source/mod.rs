@@ -2,11 +2,12 @@
 
 pub(crate) mod file;
 pub(crate) mod ingest;
+pub(crate) mod kafka;
 pub(crate) mod watermark;
 
 pub use file::{Split, plan_splits};
 
-/// One ordered stream of messages: a file split now, a Kafka partition later. Time only advances
+/// One ordered stream of messages: a file split or a Kafka partition. Time only advances
 /// per partition; the ingest operator holds the frontier at the slowest one.
 pub(crate) trait Partition {
     /// The next message, borrowed until the following call.
@@ -31,7 +32,33 @@ pub(crate) enum Next<'a> {
         head: &'a [u8],
         len: u64,
     },
+    /// Nothing to read now (an unbounded source); ask again later.
+    Idle,
     /// Reading failed mid-way (a corrupt gzip stream, an I/O error); the partition is finished.
     Failed(String),
     Done,
+}
+
+/// A partition that could not be opened (a file removed after planning, a Kafka assignment that
+/// failed): it reports the error once, as a read error, and is finished.
+pub(crate) struct Broken {
+    pub source: String,
+    pub error: Option<String>,
+}
+
+impl Partition for Broken {
+    fn next(&mut self) -> Next<'_> {
+        match self.error.take() {
+            Some(e) => Next::Failed(format!("cannot open: {e}")),
+            None => Next::Done,
+        }
+    }
+
+    fn position(&mut self) -> String {
+        self.source.clone()
+    }
+
+    fn source(&self) -> &str {
+        &self.source
+    }
 }

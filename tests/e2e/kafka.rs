@@ -1,0 +1,330 @@
+//! Against a real Apache Kafka (started by `scripts/test.sh` through `scripts/kafka.sh`; its address
+//! in `KAFKA_BROKERS`): producer → Kafka → bounded dataflow equals the sequential reference.
+//!
+//! Test plan: topics of 1, 3 and 8 partitions read by 1×1, 1×4 and 2 processes × 2 workers; bytes
+//! that are not tweets written straight into the topic (garbage, truncated JSON, non-UTF-8, 5 MB);
+//! SIGTERM in the middle of a replay loses no acknowledged record; a broker that is down and a topic
+//! that does not exist are clear errors.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use tweetflow_tests::reference::{self, Params};
+use tweetflow_tests::util::{binary, fixture, free_ports, messages};
+
+const FIXTURES: [&str; 4] = [
+    "tweets-v1.jsonl",
+    "tweets-v2.jsonl",
+    "edge-cases.jsonl",
+    "tweets-v1.jsonl.gz",
+];
+
+fn brokers() -> String {
+    std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| {
+        panic!("KAFKA_BROKERS is not set: these tests need a running Kafka; run scripts/test.sh, which starts one")
+    })
+}
+
+/// A topic name no other test (or earlier run) uses.
+fn topic(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("test-{name}-{}-{nanos}", std::process::id())
+}
+
+fn run(program: &str, args: &[String]) -> Output {
+    let output = Command::new(binary(program))
+        .args(args)
+        .output()
+        .expect("spawn");
+    assert!(
+        output.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn replay(topic: &str, partitions: u32) {
+    let mut args: Vec<String> = vec!["replay".into()];
+    args.extend(FIXTURES.iter().map(|f| fixture(f).display().to_string()));
+    args.extend([
+        "--brokers".into(),
+        brokers(),
+        "--topic".into(),
+        topic.into(),
+        "--partitions".into(),
+        partitions.to_string(),
+    ]);
+    run("tweet-producer", &args);
+}
+
+/// Window records of a bounded run on `processes` × `workers`, from process 0's stdout.
+fn bounded(topic: &str, processes: usize, workers: usize, extra: &[&str]) -> (String, String) {
+    let mut args: Vec<String> = [
+        "--brokers",
+        &brokers(),
+        "--topic",
+        topic,
+        "--bounded",
+        "--format",
+        "jsonl",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend([
+        "--lateness".into(),
+        "10m".into(),
+        "-w".into(),
+        workers.to_string(),
+    ]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    if processes == 1 {
+        let output = run("tweet-dataflow", &args);
+        return (
+            String::from_utf8(output.stdout).unwrap(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let hostfile = dir.path().join("hosts");
+    let mut hosts = std::fs::File::create(&hostfile).unwrap();
+    for port in free_ports(processes) {
+        writeln!(hosts, "127.0.0.1:{port}").unwrap();
+    }
+    args.extend([
+        "-n".into(),
+        processes.to_string(),
+        "--hostfile".into(),
+        hostfile.display().to_string(),
+    ]);
+    let children: Vec<_> = (0..processes)
+        .map(|p| {
+            Command::new(binary("tweet-dataflow"))
+                .args(&args)
+                .args(["-p", &p.to_string()])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outputs: Vec<_> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    for (p, o) in outputs.iter().enumerate() {
+        assert!(
+            o.status.success(),
+            "process {p}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    (
+        String::from_utf8(outputs[0].stdout.clone()).unwrap(),
+        String::from_utf8_lossy(&outputs[0].stderr).into_owned(),
+    )
+}
+
+/// The replay writes the files one after the other, up to ~5 minutes of event time apart: a
+/// lateness of 10 minutes makes nothing late, so the result is the reference over all messages.
+fn expected() -> String {
+    let all: Vec<Vec<u8>> = FIXTURES
+        .iter()
+        .flat_map(|f| messages(&fixture(f)))
+        .collect();
+    reference::run_lines(&[all], Params::defaults(600_000)).0
+}
+
+#[test]
+fn replayed_fixtures_equal_the_reference_on_every_layout() {
+    let want = expected();
+    for partitions in [1, 3, 8] {
+        let topic = topic(&format!("layout{partitions}"));
+        replay(&topic, partitions);
+        for (processes, workers) in [(1, 1), (1, 4), (2, 2)] {
+            let (got, _) = bounded(&topic, processes, workers, &[]);
+            assert_eq!(
+                got, want,
+                "{partitions} partitions, {processes} x {workers}"
+            );
+        }
+    }
+}
+
+fn raw_producer() -> BaseProducer {
+    ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("message.max.bytes", "16777216")
+        .create()
+        .expect("producer")
+}
+
+#[test]
+fn bytes_that_are_not_tweets_are_counted_and_dead_lettered() {
+    let topic = topic("garbage");
+    replay(&topic, 3);
+    let producer = raw_producer();
+    let five_mb = format!("{{\"text\":\"{}\"", "x".repeat(5 << 20));
+    let garbage: [&[u8]; 4] = [
+        b"garbage",
+        b"{\"user\":{\"location\":\"Par",
+        b"\xff\xfe\xfd",
+        five_mb.as_bytes(),
+    ];
+    for (i, bytes) in garbage.iter().enumerate() {
+        let record = BaseRecord::to(&topic)
+            .key("junk")
+            .payload(*bytes)
+            .partition(i as i32 % 3);
+        producer.send(record).map_err(|(e, _)| e).expect("send");
+    }
+    producer.flush(Duration::from_secs(30)).expect("flush");
+
+    let dir = tempfile::tempdir().unwrap();
+    let dead = dir.path().join("dead.jsonl");
+    let (got, stderr) = bounded(&topic, 1, 2, &["--dead-letter", dead.to_str().unwrap()]);
+    assert_eq!(got, expected(), "results stay exact");
+    assert!(stderr.contains("malformed 4"), "{stderr}");
+    let letters: Vec<serde_json::Value> = std::fs::read_to_string(&dead)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(letters.len(), 4);
+    for letter in &letters {
+        let position = letter["position"].as_str().unwrap();
+        assert!(
+            position.starts_with(&format!("{topic}/")) && position.matches('/').count() == 2,
+            "{position}"
+        );
+        assert_eq!(letter["class"], "malformed");
+    }
+    assert!(
+        letters
+            .iter()
+            .any(|l| l["raw"].as_str().unwrap().len() > 5 << 20),
+        "the 5 MB message is kept whole"
+    );
+}
+
+/// Records in the topic, from the partitions' offsets.
+fn count(topic: &str) -> i64 {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("group.id", "tweetflow-tests")
+        .create()
+        .expect("consumer");
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .expect("metadata");
+    let partitions = metadata.topics()[0].partitions().len() as i32;
+    (0..partitions)
+        .map(|p| {
+            let (low, high) = consumer
+                .fetch_watermarks(topic, p, Duration::from_secs(10))
+                .expect("watermarks");
+            high - low
+        })
+        .sum()
+}
+
+#[test]
+fn sigterm_during_a_replay_loses_no_acknowledged_record() {
+    let topic = topic("sigterm");
+    let child = Command::new(binary("tweet-producer"))
+        .args([
+            "replay",
+            fixture("tweets-v1.jsonl").to_str().unwrap(),
+            "--loop",
+            "--rate",
+            "3000",
+        ])
+        .args([
+            "--brokers",
+            &brokers(),
+            "--topic",
+            &topic,
+            "--partitions",
+            "3",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "a clean stop exits 0: {stderr}");
+    let summary = stderr
+        .lines()
+        .find(|l| l.starts_with("delivered "))
+        .expect("summary line");
+    let delivered: i64 = summary.split([' ', ',']).nth(1).unwrap().parse().unwrap();
+    assert!(summary.contains("failed 0, unconfirmed 0"), "{summary}");
+    assert!(delivered > 1000, "it ran for a while: {summary}");
+    assert_eq!(
+        count(&topic),
+        delivered,
+        "every acknowledged record is in the topic, and only those"
+    );
+}
+
+#[test]
+fn a_broker_that_is_down_is_a_clear_error_not_a_hang() {
+    let closed = format!("127.0.0.1:{}", free_ports(1)[0]);
+    let started = Instant::now();
+    let output = Command::new(binary("tweet-dataflow"))
+        .args(["--brokers", &closed, "--topic", "tweets", "--bounded"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("no answer from Kafka at {closed}")),
+        "{stderr}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(45));
+
+    let output = Command::new(binary("tweet-producer"))
+        .args([
+            "replay",
+            fixture("tweets-v1.jsonl").to_str().unwrap(),
+            "--brokers",
+            &closed,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("is the broker up?"));
+}
+
+#[test]
+fn an_unknown_topic_is_a_clear_error() {
+    let output = Command::new(binary("tweet-dataflow"))
+        .args([
+            "--brokers",
+            &brokers(),
+            "--topic",
+            "no-such-topic-here",
+            "--bounded",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("topic no-such-topic-here does not exist"),
+        "{stderr}"
+    );
+}
