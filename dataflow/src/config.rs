@@ -61,6 +61,10 @@ pub struct Args {
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub idle_timeout: u64,
 
+    /// Also write each window record to this Kafka topic (key: the window end). Needs --brokers.
+    #[arg(long, value_name = "TOPIC", requires = "brokers")]
+    pub output_topic: Option<String>,
+
     /// A librdkafka property for the consumer, applied last (SASL/SSL, tuning).
     #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = parse_property)]
     pub properties: Vec<(String, String)>,
@@ -184,6 +188,8 @@ pub struct Config {
     pub lateness_ms: u64,
     pub top: usize,
     pub output: Output,
+    /// `--output-topic`, on the input's brokers.
+    pub output_topic: Option<String>,
     pub dead_letter: Option<PathBuf>,
     pub summary: Option<PathBuf>,
     pub cluster: Cluster,
@@ -216,6 +222,7 @@ impl TryFrom<Args> for Config {
             windows,
             lateness_ms: args.lateness,
             top: args.top,
+            output_topic: args.output_topic,
             output: match args.output {
                 Some(path) => Output::File(path),
                 None => Output::Stdout(args.format),

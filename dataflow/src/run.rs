@@ -16,6 +16,7 @@ use timely::{CommunicationConfig, WorkerConfig};
 use crate::config::Input;
 use crate::config::{Config, Format, Output};
 use crate::sink::dead_letter::{Reported, write_reports};
+use crate::sink::kafka::{Both, KafkaRecords};
 use crate::sink::record::{JsonLines, RecordWriter, Table};
 use crate::sink::windows::{Written, write_windows};
 use crate::source::file::{self, InputError, Split};
@@ -118,7 +119,7 @@ fn open_output(
     config: &Config,
     results: Option<File>,
 ) -> Result<Box<dyn RecordWriter + Send>, RunError> {
-    Ok(match &config.output {
+    let primary: Box<dyn RecordWriter + Send> = match &config.output {
         Output::File(path) => Box::new(JsonLines(create("output", path)?)),
         Output::Stdout(format) => {
             let stdout: Box<dyn io::Write + Send> = match results {
@@ -130,6 +131,14 @@ fn open_output(
                 Format::Table => Box::new(Table(stdout)),
             }
         }
+    };
+    Ok(match (&config.output_topic, &config.input) {
+        (Some(topic), Input::Kafka(kafka)) => {
+            let records = KafkaRecords::connect(&kafka.brokers, topic, &kafka.properties)
+                .map_err(|e| RunError::Sink(format!("output topic {topic}: {e}")))?;
+            Box::new(Both(primary, Box::new(records)))
+        }
+        _ => primary,
     })
 }
 

@@ -328,3 +328,39 @@ fn an_unknown_topic_is_a_clear_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn window_records_also_go_to_the_output_topic() {
+    let input = topic("in");
+    let output = topic("out");
+    replay(&input, 3);
+    let (stdout, _) = bounded(&input, 1, 2, &["--output-topic", &output]);
+    assert_eq!(stdout, expected());
+
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("group.id", "tweetflow-tests")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .expect("consumer");
+    consumer.subscribe(&[&output]).expect("subscribe");
+    let want: Vec<&str> = stdout.lines().collect();
+    let mut got: Vec<(String, String)> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while got.len() < want.len() && Instant::now() < deadline {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+            use rdkafka::message::Message;
+            let key = String::from_utf8(m.key().unwrap().to_vec()).unwrap();
+            got.push((
+                key,
+                String::from_utf8(m.payload().unwrap().to_vec()).unwrap(),
+            ));
+        }
+    }
+    let values: Vec<&str> = got.iter().map(|(_, v)| v.as_str()).collect();
+    assert_eq!(values, want, "one record per window, in order");
+    for (key, value) in &got {
+        let record: serde_json::Value = serde_json::from_str(value).unwrap();
+        assert_eq!(record["window_end"], key.as_str(), "keyed by window end");
+    }
+}

@@ -2,6 +2,7 @@
 //! worker 0 of process 0.
 
 pub(crate) mod dead_letter;
+pub(crate) mod kafka;
 pub(crate) mod record;
 pub(crate) mod windows;
 

@@ -23,6 +23,11 @@ pub struct Entry {
 /// Renders window records; flushed after each window so a consumer sees it as soon as it is final.
 pub(crate) trait RecordWriter {
     fn write(&mut self, record: &WindowRecord) -> io::Result<()>;
+
+    /// Called once after the last window, to make sure everything reached its destination.
+    fn finish(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 pub(crate) struct JsonLines<W: Write>(pub W);

@@ -39,6 +39,7 @@ struct State {
     /// The next window time to consider; `None` while the collection is empty.
     cursor: Option<u64>,
     written: Rc<RefCell<Written>>,
+    finished: bool,
 }
 
 impl State {
@@ -73,6 +74,13 @@ impl State {
             self.cursor = (self.tweets() > 0).then_some(time);
         }
         self.write_until(frontier);
+        if frontier.is_none() && !self.finished {
+            self.finished = true;
+            let mut written = self.written.borrow_mut();
+            if let (None, Err(e)) = (written.error.as_ref(), self.writer.finish()) {
+                written.error = Some(e);
+            }
+        }
     }
 
     fn write_until(&mut self, limit: Option<u64>) {
@@ -134,6 +142,7 @@ pub(crate) fn write_windows(
         lists: Default::default(),
         cursor: None,
         written,
+        finished: false,
     });
     top.exchange(|_| 0)
         .sink(Pipeline, "WriteWindows", move |(input, frontier)| {
