@@ -203,133 +203,45 @@ mod tests {
         Rejected,
     }
 
-    /// CONTRACT §1, written from the table.
+    /// The class of a line, by the production parser (itself checked against the independent
+    /// reference in tests/); tweets keep their JSON for checks of the generated shape.
     fn classify(line: &[u8]) -> Class {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.iter().all(|&b| b == b' ' || b == b'\t') {
-            return Class::Blank;
-        }
-        let Ok(text) = std::str::from_utf8(line) else {
-            return Class::Malformed;
-        };
-        let Ok(Value::Object(obj)) = serde_json::from_str::<Value>(text) else {
-            return Class::Malformed;
-        };
-        let v = Value::Object(obj);
-        if v["user"].is_object() {
-            if event_ms(&v).is_some() {
-                return Class::V1(v);
-            }
-            return Class::Rejected;
-        }
-        if v["data"].is_object() {
-            if event_ms(&v).is_some() {
-                return Class::V2(v);
-            }
-            return Class::Rejected;
-        }
-        match tweet::NoticeKind::ALL
-            .map(|k| k.key())
-            .into_iter()
-            .find(|k| v.get(*k).is_some())
-        {
-            Some(k) => Class::Notice(k),
-            None => Class::Rejected,
-        }
-    }
-
-    /// CONTRACT §2 event time.
-    fn event_ms(v: &Value) -> Option<u64> {
-        if v["user"].is_object() {
-            match &v["timestamp_ms"] {
-                Value::Number(n) if n.as_u64().is_some() => return n.as_u64(),
-                Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
-                    return s.parse().ok();
+        match tweet::classify(line) {
+            tweet::Message::Blank => Class::Blank,
+            tweet::Message::Malformed(_) => Class::Malformed,
+            tweet::Message::Rejected(_) => Class::Rejected,
+            tweet::Message::Notice { kind, .. } => Class::Notice(kind.key()),
+            tweet::Message::Tweet(t) => {
+                let v: Value = serde_json::from_slice(line).expect("a tweet is JSON");
+                match t.api {
+                    tweet::Api::V1 => Class::V1(v),
+                    tweet::Api::V2 => Class::V2(v),
                 }
-                _ => {}
             }
-            let s = v["created_at"].as_str()?;
-            let t = chrono::DateTime::parse_from_str(s, "%a %b %d %H:%M:%S %z %Y").ok()?;
-            return Some(t.timestamp_millis() as u64);
         }
-        let s = v["data"]["created_at"].as_str()?;
-        let t = chrono::DateTime::parse_from_rfc3339(s).ok()?;
-        Some(t.timestamp_millis() as u64)
     }
 
     /// (event second, location, mention keys, weight): what the windows see of a tweet.
     type Seen = (u64, Option<String>, Vec<String>, u64);
 
+    fn tweet_of(c: &Class) -> (u64, Seen) {
+        let (Class::V1(v) | Class::V2(v)) = c else {
+            panic!("not a tweet: {c:?}")
+        };
+        let bytes = serde_json::to_vec(v).expect("serialises");
+        let tweet::Message::Tweet(t) = tweet::classify(&bytes) else {
+            panic!("not a tweet: {c:?}")
+        };
+        let mentions = t.mentions.iter().map(|m| format!("@{m}")).collect();
+        let location = t.location.map(|l| l.into_owned());
+        (
+            t.event_ms,
+            (t.event_ms / 1000, location, mentions, t.weight),
+        )
+    }
+
     fn seen(c: &Class) -> Seen {
-        match c {
-            Class::V1(v) => {
-                let loc = v["user"]["location"]
-                    .as_str()
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty());
-                let mentions = v["entities"]["user_mentions"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .filter_map(|m| m["screen_name"].as_str())
-                    .filter(|s| !s.is_empty())
-                    .map(|s| format!("@{s}"))
-                    .collect();
-                let weight = v["retweeted_status"]["retweet_count"]
-                    .as_u64()
-                    .filter(|&n| n > 0)
-                    .unwrap_or(1);
-                (
-                    event_ms(v).unwrap() / 1000,
-                    loc.map(String::from),
-                    mentions,
-                    weight,
-                )
-            }
-            Class::V2(v) => {
-                let data = &v["data"];
-                let users = v["includes"]["users"].as_array().unwrap();
-                let author = users
-                    .iter()
-                    .find(|u| u["id"] == data["author_id"])
-                    .expect("author in includes.users");
-                let loc = author["location"]
-                    .as_str()
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty());
-                let mentions = data["entities"]["mentions"]
-                    .as_array()
-                    .map(|ms| {
-                        ms.iter()
-                            .filter_map(|m| m["username"].as_str())
-                            .filter(|s| !s.is_empty())
-                            .map(|s| format!("@{s}"))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let rt = data["referenced_tweets"].as_array().and_then(|refs| {
-                    refs.iter().find(|r| r["type"] == "retweeted").map(|r| {
-                        v["includes"]["tweets"]
-                            .as_array()
-                            .unwrap()
-                            .iter()
-                            .find(|t| t["id"] == r["id"])
-                            .expect("retweeted status in includes.tweets")
-                    })
-                });
-                let weight = rt
-                    .and_then(|t| t["public_metrics"]["retweet_count"].as_u64())
-                    .filter(|&n| n > 0)
-                    .unwrap_or(1);
-                (
-                    event_ms(v).unwrap() / 1000,
-                    loc.map(String::from),
-                    mentions,
-                    weight,
-                )
-            }
-            other => panic!("not a tweet: {other:?}"),
-        }
+        tweet_of(c).1
     }
 
     fn tweets(bytes: &[u8]) -> Vec<Class> {
@@ -485,7 +397,7 @@ mod tests {
             let mut worst = 0;
             for c in tweets(&out) {
                 let t = match &c {
-                    Class::V1(v) | Class::V2(v) => event_ms(v).unwrap(),
+                    c @ (Class::V1(_) | Class::V2(_)) => tweet_of(c).0,
                     other => panic!("{other:?}"),
                 };
                 assert!(t >= DEFAULT_START_MS);
@@ -579,8 +491,21 @@ mod tests {
             {
                 retweets += 1;
             }
-            // `seen` asserts that author and retweeted status are in `includes`.
-            seen(&c);
+            let includes = &v["includes"];
+            let has = |list: &str, id: &Value| {
+                includes[list]
+                    .as_array()
+                    .is_some_and(|xs| xs.iter().any(|x| &x["id"] == id))
+            };
+            assert!(has("users", &data["author_id"]), "author in includes.users");
+            for r in data["referenced_tweets"].as_array().into_iter().flatten() {
+                if r["type"] == "retweeted" {
+                    assert!(
+                        has("tweets", &r["id"]),
+                        "retweeted status in includes.tweets"
+                    );
+                }
+            }
         }
         assert!((230..370).contains(&retweets), "{retweets} retweets");
     }
