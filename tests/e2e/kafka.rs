@@ -6,7 +6,6 @@
 //! SIGTERM in the middle of a replay loses no acknowledged record; a broker that is down and a topic
 //! that does not exist are clear errors.
 
-use std::io::Write;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -14,7 +13,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use tweetflow_tests::reference::{self, Params};
-use tweetflow_tests::util::{binary, fixture, free_ports, messages};
+use tweetflow_tests::util::{binary, dataflow_cluster, fixture, free_ports, messages};
 
 const FIXTURES: [&str; 4] = [
     "tweets-v1.jsonl",
@@ -65,7 +64,7 @@ fn replay(topic: &str, partitions: u32) {
     run("tweet-producer", &args);
 }
 
-/// Window records of a bounded run on `processes` × `workers`, from process 0's stdout.
+/// Window records of a bounded run on `processes` × `workers`, from process 0's stdout, and its stderr.
 fn bounded(topic: &str, processes: usize, workers: usize, extra: &[&str]) -> (String, String) {
     let mut args: Vec<String> = [
         "--brokers",
@@ -75,60 +74,21 @@ fn bounded(topic: &str, processes: usize, workers: usize, extra: &[&str]) -> (St
         "--bounded",
         "--format",
         "jsonl",
+        "--lateness",
+        "10m",
     ]
     .map(String::from)
     .to_vec();
-    args.extend([
-        "--lateness".into(),
-        "10m".into(),
-        "-w".into(),
-        workers.to_string(),
-    ]);
     args.extend(extra.iter().map(|s| s.to_string()));
-    if processes == 1 {
-        let output = run("tweet-dataflow", &args);
-        return (
-            String::from_utf8(output.stdout).unwrap(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        );
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let hostfile = dir.path().join("hosts");
-    let mut hosts = std::fs::File::create(&hostfile).unwrap();
-    for port in free_ports(processes) {
-        writeln!(hosts, "127.0.0.1:{port}").unwrap();
-    }
-    args.extend([
-        "-n".into(),
-        processes.to_string(),
-        "--hostfile".into(),
-        hostfile.display().to_string(),
-    ]);
-    let children: Vec<_> = (0..processes)
-        .map(|p| {
-            Command::new(binary("tweet-dataflow"))
-                .args(&args)
-                .args(["-p", &p.to_string()])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let outputs: Vec<_> = children
-        .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
-        .collect();
-    for (p, o) in outputs.iter().enumerate() {
-        assert!(
-            o.status.success(),
-            "process {p}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-    }
+    let output = if processes == 1 {
+        args.extend(["-w".into(), workers.to_string()]);
+        run("tweet-dataflow", &args)
+    } else {
+        dataflow_cluster(processes, workers, &args).swap_remove(0)
+    };
     (
-        String::from_utf8(outputs[0].stdout.clone()).unwrap(),
-        String::from_utf8_lossy(&outputs[0].stderr).into_owned(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
     )
 }
 

@@ -87,3 +87,47 @@ pub fn lines(path: &Path) -> Vec<String> {
         .map(str::to_owned)
         .collect()
 }
+
+/// Runs `tweet-dataflow` as a local cluster of `processes` processes of `workers` workers on free
+/// loopback ports, and returns every process's output once all succeeded (process 0 first).
+pub fn dataflow_cluster(processes: usize, workers: usize, args: &[String]) -> Vec<Output> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let hostfile = dir.path().join("hosts");
+    let hosts: String = free_ports(processes)
+        .iter()
+        .map(|port| format!("127.0.0.1:{port}\n"))
+        .collect();
+    std::fs::write(&hostfile, hosts).expect("write hostfile");
+    let cluster = [
+        "-w".to_owned(),
+        workers.to_string(),
+        "-n".to_owned(),
+        processes.to_string(),
+    ];
+    let children: Vec<_> = (0..processes)
+        .map(|process| {
+            Command::new(binary("tweet-dataflow"))
+                .args(args)
+                .args(&cluster)
+                .arg("--hostfile")
+                .arg(&hostfile)
+                .args(["-p", &process.to_string()])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn tweet-dataflow")
+        })
+        .collect();
+    let outputs: Vec<Output> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().expect("wait"))
+        .collect();
+    for (process, output) in outputs.iter().enumerate() {
+        assert!(
+            output.status.success(),
+            "process {process}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    outputs
+}
