@@ -223,11 +223,13 @@ impl TweetWriter {
         let (class, reason) = match tweet::classify(message) {
             Message::Tweet(tweet) => {
                 before_send(tweet.event_ms);
-                let key = tweet.id.as_deref().unwrap_or_default();
                 let mut record = BaseRecord::to(&self.topic)
-                    .key(key)
                     .payload(message)
                     .timestamp(tweet.event_ms as i64);
+                // No id, no key (a null key spreads such tweets instead of hashing them together).
+                if let Some(id) = tweet.id.as_deref() {
+                    record = record.key(id);
+                }
                 loop {
                     match self.producer.send(record) {
                         Ok(()) => break,
@@ -290,11 +292,12 @@ impl TweetWriter {
 
     /// Flushes everything queued and reports what the broker acknowledged.
     pub fn finish(mut self) -> Result<Delivery, KafkaSinkError> {
-        if let Some(out) = &mut self.dead_letters {
-            out.flush().map_err(KafkaSinkError::DeadLetter)?;
-        }
+        // Records first: dropping the producer unflushed would purge what is in flight.
         if let Err(error) = self.producer.flush(TIMEOUT) {
             tracing::error!(%error, in_flight = self.producer.in_flight_count(), "flush did not complete");
+        }
+        if let Some(out) = &mut self.dead_letters {
+            out.flush().map_err(KafkaSinkError::DeadLetter)?;
         }
         let mut delivery = self.progress();
         delivery.unconfirmed = self

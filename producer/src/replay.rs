@@ -118,7 +118,9 @@ pub fn replay(
                     break;
                 }
                 number += 1;
+                // The line's terminator, `\n` or `\r\n`, is not part of the message (CONTRACT 1).
                 let message = line.strip_suffix(b"\n").unwrap_or(&line);
+                let message = message.strip_suffix(b"\r").unwrap_or(message);
                 let position = || format!("{}:{number}", path.display());
                 writer.write(message, &position, &mut |event_ms| {
                     if let Some(due) = pacer.due(event_ms) {
@@ -131,11 +133,12 @@ pub fn replay(
         if !looping {
             return Ok(());
         }
-        // Another lap replays the same event times: restart the event-time clock with it.
+        // Another lap replays the same event times: both clocks start again.
         pacer = Pacer {
+            pace,
             started: Instant::now(),
+            sent: 0,
             first_event_ms: None,
-            ..pacer
         };
     }
 }
@@ -158,6 +161,18 @@ mod tests {
             p.due(0).unwrap()
         };
         assert_eq!(t2 - t0, Duration::from_millis(200));
+    }
+
+    #[test]
+    fn every_lap_of_a_loop_starts_without_a_pause() {
+        // The replay loop builds a fresh pacer per lap; a lap's first tweet is due at once.
+        let mut p = Pacer {
+            pace: Pace::Rate(10.0),
+            started: Instant::now(),
+            sent: 0,
+            first_event_ms: None,
+        };
+        assert!(p.due(0).unwrap() <= Instant::now());
     }
 
     #[test]

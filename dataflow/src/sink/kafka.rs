@@ -4,14 +4,38 @@
 use std::io;
 use std::time::Duration;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rdkafka::ClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::message::DeliveryResult;
+use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
 
 use super::record::{RecordWriter, WindowRecord};
 
+/// Counts records the broker refused, so a run cannot end "successfully" without its results.
+#[derive(Clone, Default)]
+struct Failures(Arc<AtomicU64>);
+
+impl ClientContext for Failures {}
+
+impl ProducerContext for Failures {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        if let Err((error, _)) = result
+            && self.0.fetch_add(1, Ordering::Relaxed) == 0
+        {
+            tracing::error!(%error, "window record not delivered to the output topic");
+        }
+    }
+}
+
 pub(crate) struct KafkaRecords {
-    producer: ThreadedProducer<DefaultProducerContext>,
+    producer: ThreadedProducer<Failures>,
+    failures: Failures,
     topic: String,
 }
 
@@ -29,8 +53,11 @@ impl KafkaRecords {
         for (key, value) in properties {
             config.set(key, value);
         }
+        let failures = Failures::default();
+        let producer = config.create_with_context(failures.clone())?;
         Ok(KafkaRecords {
-            producer: config.create()?,
+            producer,
+            failures,
             topic: topic.to_owned(),
         })
     }
@@ -57,7 +84,14 @@ impl RecordWriter for KafkaRecords {
     fn finish(&mut self) -> io::Result<()> {
         self.producer
             .flush(Duration::from_secs(30))
-            .map_err(io::Error::other)
+            .map_err(io::Error::other)?;
+        match self.failures.0.load(Ordering::Relaxed) {
+            0 => Ok(()),
+            n => Err(io::Error::other(format!(
+                "{n} window record(s) not delivered to {}",
+                self.topic
+            ))),
+        }
     }
 }
 
