@@ -140,7 +140,7 @@ impl KafkaInput {
                 source,
             })?;
         let mut opened: Vec<Box<dyn Partition>> = Vec::with_capacity(ends.len());
-        for (partition, start, end) in ends {
+        for &(partition, start, end) in &ends {
             let queue = consumer
                 .split_partition_queue(&self.topic, partition)
                 .ok_or_else(|| KafkaSourceError::Assign {
@@ -150,12 +150,30 @@ impl KafkaInput {
             opened.push(Box::new(KafkaPartition {
                 consumer: consumer.clone(),
                 queue,
+                topic: self.topic.clone(),
+                partition,
                 source: format!("{}/{partition}", self.topic),
                 next_offset: start,
                 end,
                 last_offset: None,
                 message: Vec::new(),
             }));
+        }
+        // Fetching starts with `assign`, before the queues are split: what arrived in between sits
+        // on the consumer's main queue. Seeking each partition back to its start refetches it into
+        // its own queue; the early copies are dropped there, unread.
+        for &(partition, start, _) in &ends {
+            consumer
+                .seek(
+                    &self.topic,
+                    partition,
+                    Offset::Offset(start),
+                    CONNECT_TIMEOUT,
+                )
+                .map_err(|source| KafkaSourceError::Assign {
+                    topic: self.topic.clone(),
+                    source,
+                })?;
         }
         Ok(opened)
     }
@@ -164,6 +182,8 @@ impl KafkaInput {
 /// One assigned partition, read through its own queue of the worker's consumer.
 struct KafkaPartition {
     consumer: Arc<BaseConsumer>,
+    topic: String,
+    partition: i32,
     queue: rdkafka::consumer::base_consumer::PartitionQueue<DefaultConsumerContext>,
     source: String,
     /// The next offset to read: the position a checkpoint would keep.
@@ -175,6 +195,20 @@ struct KafkaPartition {
     message: Vec<u8>,
 }
 
+impl KafkaPartition {
+    /// The next offset librdkafka will fetch for this partition, when it knows one.
+    fn fetch_position(&self) -> Option<i64> {
+        let positions = self.consumer.position().ok()?;
+        match positions
+            .find_partition(&self.topic, self.partition)?
+            .offset()
+        {
+            Offset::Offset(offset) => Some(offset),
+            _ => None,
+        }
+    }
+}
+
 impl Partition for KafkaPartition {
     fn next(&mut self) -> Next<'_> {
         if self.end.is_some_and(|end| self.next_offset >= end) {
@@ -183,8 +217,26 @@ impl Partition for KafkaPartition {
         match self.queue.poll(Duration::ZERO) {
             None => {
                 // Serve the consumer's main queue too (errors, statistics): nothing else does.
-                if let Some(Err(error)) = self.consumer.poll(Duration::ZERO) {
-                    tracing::warn!(%error, source = %self.source, "kafka consumer");
+                match self.consumer.poll(Duration::ZERO) {
+                    Some(Err(error)) => {
+                        tracing::warn!(%error, source = %self.source, "kafka consumer")
+                    }
+                    Some(Ok(early)) => {
+                        tracing::debug!(
+                            offset = early.offset(),
+                            "dropped a pre-split copy, refetched after the seek"
+                        )
+                    }
+                    None => {}
+                }
+                // Offsets that are never delivered (transaction markers, aborted or compacted
+                // records) must not keep a bounded run waiting: the fetch position says when the
+                // partition is past its end.
+                if let Some(end) = self.end
+                    && self.fetch_position().is_some_and(|p| p >= end)
+                {
+                    self.next_offset = end;
+                    return Next::Done;
                 }
                 Next::Idle
             }
