@@ -153,7 +153,8 @@ case "${1:-}" in
   topic)
     running || { log "not running: scripts/kafka.sh start"; exit 1; }
     java_cp org.apache.kafka.tools.TopicCommand --bootstrap-server "$(address)" --create --if-not-exists \
-      --topic "${2:?topic name}" --partitions "${3:?partitions}" --replication-factor "${4:-1}" >&2 ;;
+      --topic "${2:?topic name}" --partitions "${3:?partitions}" --replication-factor "${4:-1}" \
+      --config retention.ms=-1 --config max.message.bytes=16777216 >&2 ;;
   *)
     echo "usage: $0 start [--brokers 3] | stop | status | topic NAME PARTITIONS [REPLICATION]" >&2
     exit 2 ;;

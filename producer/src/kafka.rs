@@ -10,7 +10,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientContext;
@@ -175,6 +175,7 @@ struct DeadLetter<'a> {
 /// Writes tweets to one topic.
 pub struct TweetWriter {
     producer: ThreadedProducer<Context>,
+    stop: Arc<AtomicBool>,
     deliveries: Arc<Deliveries>,
     topic: String,
     sent: u64,
@@ -184,7 +185,9 @@ pub struct TweetWriter {
 }
 
 impl TweetWriter {
+    /// `stop` is the shutdown flag: a write waiting for room in a full queue gives up when it is set.
     pub fn connect(
+        stop: Arc<AtomicBool>,
         options: &KafkaOptions,
         dead_letter: Option<&Path>,
     ) -> Result<TweetWriter, KafkaSinkError> {
@@ -202,6 +205,7 @@ impl TweetWriter {
         };
         Ok(TweetWriter {
             producer,
+            stop,
             deliveries,
             topic: options.topic.clone(),
             sent: 0,
@@ -235,6 +239,11 @@ impl TweetWriter {
                         Ok(()) => break,
                         // The local queue is full: wait for deliveries to make room.
                         Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                            // A broker that is down keeps the queue full; a stop request must
+                            // still be heard. The record was never sent, so nothing is lost.
+                            if self.stop.load(Ordering::Relaxed) {
+                                return Ok(());
+                            }
                             record = back;
                             std::thread::sleep(Duration::from_millis(5));
                         }

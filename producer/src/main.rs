@@ -232,6 +232,9 @@ fn is_gzip(path: &Path) -> bool {
 fn stop_on_signals() -> Result<Arc<AtomicBool>> {
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // A second signal, while the first is still flushing, exits at once (status 1).
+        signal_hook::flag::register_conditional_shutdown(signal, 1, stop.clone())
+            .context("installing signal handlers")?;
         signal_hook::flag::register(signal, stop.clone()).context("installing signal handlers")?;
     }
     Ok(stop)
@@ -272,6 +275,7 @@ fn run_replay(args: &ReplayArgs) -> Result<()> {
     }
     let stop = stop_on_signals()?;
     let mut writer = TweetWriter::connect(
+        stop.clone(),
         &args.kafka.options(brokers),
         args.kafka.dead_letter.as_deref(),
     )?;
@@ -298,6 +302,7 @@ fn generate_into_kafka(args: &GenerateArgs, brokers: &str) -> Result<()> {
     let config = args.config()?;
     let stop = stop_on_signals()?;
     let mut writer = TweetWriter::connect(
+        stop.clone(),
         &args.kafka.options(brokers),
         args.kafka.dead_letter.as_deref(),
     )?;

@@ -227,6 +227,7 @@ fn read_chunk(
                 ("read-error", reason, String::new())
             }
             Next::Oversized { head, len } => {
+                reader.idle_since = None;
                 counters.lines += 1;
                 counters.bytes += len + 1;
                 counters.malformed += 1;
