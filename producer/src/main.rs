@@ -273,59 +273,51 @@ fn run_replay(args: &ReplayArgs) -> Result<()> {
     for file in &args.files {
         File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
     }
-    let stop = stop_on_signals()?;
-    let mut writer = TweetWriter::connect(
-        stop.clone(),
-        &args.kafka.options(brokers),
-        args.kafka.dead_letter.as_deref(),
-    )?;
     tracing::info!(brokers, topic = %args.kafka.topic, files = args.files.len(), ?pace, "replaying");
-    let started = Instant::now();
-    let mut reporter = Reporter::new();
-    let result = replay(
-        &args.files,
-        &mut writer,
-        pace,
-        args.looping,
-        &stop,
-        &mut |w| reporter.tick(w),
-    );
-    reporter.finish();
-    // Whatever stopped the replay, what was sent is flushed and accounted for.
-    let delivery = writer.finish()?;
-    report(&delivery, started)?;
-    result?;
-    Ok(())
+    into_kafka(&args.kafka, brokers, |writer, stop, reporter| {
+        replay(&args.files, writer, pace, args.looping, stop, &mut |w| {
+            reporter.tick(w)
+        })?;
+        Ok(())
+    })
 }
 
-fn generate_into_kafka(args: &GenerateArgs, brokers: &str) -> Result<()> {
-    let config = args.config()?;
+/// One run into Kafka: signals stop it, the writer is flushed and its deliveries reported whatever
+/// ended `body`, and the run fails unless every tweet sent was acknowledged.
+fn into_kafka(
+    kafka: &KafkaArgs,
+    brokers: &str,
+    body: impl FnOnce(&mut TweetWriter, &AtomicBool, &mut Reporter) -> Result<()>,
+) -> Result<()> {
     let stop = stop_on_signals()?;
     let mut writer = TweetWriter::connect(
         stop.clone(),
-        &args.kafka.options(brokers),
-        args.kafka.dead_letter.as_deref(),
+        &kafka.options(brokers),
+        kafka.dead_letter.as_deref(),
     )?;
-    tracing::info!(brokers, topic = %args.kafka.topic, count = config.count, "generating into Kafka");
     let started = Instant::now();
     let mut reporter = Reporter::new();
-    let mut on_line = |w: &TweetWriter| {
-        reporter.tick(w);
-    };
-    let result = {
-        let mut sink = LineSink {
-            writer: &mut writer,
-            pending: Vec::new(),
-            lines: 0,
-            on_line: &mut on_line,
-        };
-        let result = generate_until(&config, &mut sink, &stop);
-        result.and_then(|()| sink.finish().context("writing to Kafka"))
-    };
+    let result = body(&mut writer, &stop, &mut reporter);
     reporter.finish();
     let delivery = writer.finish()?;
     report(&delivery, started)?;
     result
+}
+
+fn generate_into_kafka(args: &GenerateArgs, brokers: &str) -> Result<()> {
+    let config = args.config()?;
+    tracing::info!(brokers, topic = %args.kafka.topic, count = config.count, "generating into Kafka");
+    into_kafka(&args.kafka, brokers, |writer, stop, reporter| {
+        let mut on_line = |w: &TweetWriter| reporter.tick(w);
+        let mut sink = LineSink {
+            writer,
+            pending: Vec::new(),
+            lines: 0,
+            on_line: &mut on_line,
+        };
+        generate_until(&config, &mut sink, stop)?;
+        sink.finish().context("writing to Kafka")
+    })
 }
 
 /// The generator writes whole chunks; a stop request ends it at the next chunk.
