@@ -9,7 +9,7 @@ use std::process::Command;
 
 use serde_json::Value;
 use tweetflow_tests::reference::{self, Counts, Params};
-use tweetflow_tests::util::{binary, dataflow, fixture, lines, messages};
+use tweetflow_tests::util::{OutputWithin, binary, dataflow, fixture, lines, messages};
 
 const FIXTURES: [&str; 4] = [
     "tweets-v1.jsonl",
@@ -226,8 +226,7 @@ fn bad_flags_exit_2_with_a_clear_message() {
             .arg("--input")
             .arg(&input)
             .args(&flags)
-            .output()
-            .unwrap();
+            .output_within_limit();
         assert_eq!(output.status.code(), Some(2), "{flags:?}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(message), "{flags:?}: {stderr}");
@@ -238,8 +237,7 @@ fn bad_flags_exit_2_with_a_clear_message() {
 fn missing_input_is_a_clear_error() {
     let output = Command::new(binary("tweet-dataflow"))
         .args(["--input", "/nonexistent/tweets.jsonl"])
-        .output()
-        .unwrap();
+        .output_within_limit();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -273,8 +271,7 @@ fn a_corrupt_gzip_input_is_reported_and_fails_the_run_after_writing_the_rest() {
             "--dead-letter",
             dead.to_str().unwrap(),
         ])
-        .output()
-        .unwrap();
+        .output_within_limit();
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("could not be read to the end"));
     let letters = lines(&dead);

@@ -6,14 +6,16 @@
 //! SIGTERM in the middle of a replay loses no acknowledged record; a broker that is down and a topic
 //! that does not exist are clear errors.
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use tweetflow_tests::reference::{self, Params};
-use tweetflow_tests::util::{binary, dataflow_cluster, fixture, free_ports, messages};
+use tweetflow_tests::util::{
+    Cluster, OutputWithin, Running, binary, dataflow_cluster, fixture, free_ports, messages,
+};
 
 const FIXTURES: [&str; 4] = [
     "tweets-v1.jsonl",
@@ -40,8 +42,7 @@ fn topic(name: &str) -> String {
 fn run(program: &str, args: &[String]) -> Output {
     let output = Command::new(binary(program))
         .args(args)
-        .output()
-        .expect("spawn");
+        .output_within_limit();
     assert!(
         output.status.success(),
         "{program} {args:?}: {}",
@@ -118,6 +119,26 @@ fn replayed_fixtures_equal_the_reference_on_every_layout() {
     }
 }
 
+/// A new topic of `partitions` partitions, created by the producer as users would, holding nothing.
+fn empty_topic(name: &str, partitions: u32) -> String {
+    let topic = topic(name);
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    let args = [
+        "replay".into(),
+        empty.display().to_string(),
+        "--brokers".into(),
+        brokers(),
+        "--topic".into(),
+        topic.clone(),
+        "--partitions".into(),
+        partitions.to_string(),
+    ];
+    run("tweet-producer", &args);
+    topic
+}
+
 fn raw_producer() -> BaseProducer {
     ClientConfig::new()
         .set("bootstrap.servers", brokers())
@@ -174,6 +195,48 @@ fn bytes_that_are_not_tweets_are_counted_and_dead_lettered() {
     );
 }
 
+#[test]
+fn a_transactional_topic_is_read_to_its_end_and_aborted_records_are_not_counted() {
+    // Commit markers take offsets and aborted records are skipped by a read_committed consumer, so
+    // the last record's offset + 1 is below the high watermark: a bounded run must still end.
+    let topic = empty_topic("txn", 2);
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("transactional.id", format!("{topic}-producer"))
+        .create()
+        .expect("transactional producer");
+    let limit = Duration::from_secs(30);
+    producer
+        .init_transactions(limit)
+        .expect("init transactions");
+    let committed = messages(&fixture("tweets-v1.jsonl"));
+    let (first, second) = committed.split_at(committed.len() / 2);
+    let aborted = messages(&fixture("tweets-v2.jsonl"));
+    let send = |lines: &[Vec<u8>]| {
+        for (i, line) in lines.iter().enumerate() {
+            let key = i.to_string();
+            producer
+                .send(BaseRecord::to(&topic).key(&key).payload(line))
+                .map_err(|(e, _)| e)
+                .unwrap();
+        }
+    };
+    for (lines, commit) in [(first, true), (&aborted[..], false), (second, true)] {
+        producer.begin_transaction().unwrap();
+        send(lines);
+        if commit {
+            producer.commit_transaction(limit).unwrap();
+        } else {
+            producer.flush(limit).unwrap();
+            producer.abort_transaction(limit).unwrap();
+        }
+    }
+
+    let (got, _) = bounded(&topic, 1, 2, &[]);
+    let (want, _) = reference::run_lines(&[committed], Params::defaults(600_000));
+    assert_eq!(got, want);
+}
+
 /// Records in the topic, from the partitions' offsets.
 fn count(topic: &str) -> i64 {
     let consumer: BaseConsumer = ClientConfig::new()
@@ -198,32 +261,31 @@ fn count(topic: &str) -> i64 {
 #[test]
 fn sigterm_during_a_replay_loses_no_acknowledged_record() {
     let topic = topic("sigterm");
-    let child = Command::new(binary("tweet-producer"))
-        .args([
-            "replay",
-            fixture("tweets-v1.jsonl").to_str().unwrap(),
-            "--loop",
-            "--rate",
-            "3000",
-        ])
-        .args([
-            "--brokers",
-            &brokers(),
-            "--topic",
-            &topic,
-            "--partitions",
-            "3",
-        ])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = Running::start(
+        Command::new(binary("tweet-producer"))
+            .args([
+                "replay",
+                fixture("tweets-v1.jsonl").to_str().unwrap(),
+                "--loop",
+                "--rate",
+                "3000",
+            ])
+            .args([
+                "--brokers",
+                &brokers(),
+                "--topic",
+                &topic,
+                "--partitions",
+                "3",
+            ]),
+    );
     std::thread::sleep(Duration::from_secs(3));
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
-    let output = child.wait_with_output().unwrap();
+    let output = child.wait();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "a clean stop exits 0: {stderr}");
     let summary = stderr
@@ -246,8 +308,7 @@ fn a_broker_that_is_down_is_a_clear_error_not_a_hang() {
     let started = Instant::now();
     let output = Command::new(binary("tweet-dataflow"))
         .args(["--brokers", &closed, "--topic", "tweets", "--bounded"])
-        .output()
-        .unwrap();
+        .output_within_limit();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -263,8 +324,7 @@ fn a_broker_that_is_down_is_a_clear_error_not_a_hang() {
             "--brokers",
             &closed,
         ])
-        .output()
-        .unwrap();
+        .output_within_limit();
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("is the broker up?"));
 }
@@ -279,8 +339,7 @@ fn an_unknown_topic_is_a_clear_error() {
             "no-such-topic-here",
             "--bounded",
         ])
-        .output()
-        .unwrap();
+        .output_within_limit();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -365,35 +424,28 @@ fn generate_writes_the_same_tweets_into_kafka_as_into_a_file() {
 }
 
 #[test]
-fn an_idle_partition_stops_holding_back_the_windows() {
-    // Tweets only in partition 0 of 2: without the idle timeout, partition 1 would hold every window.
-    let topic = topic("idle");
+fn an_idle_partition_stops_holding_back_the_windows_on_any_worker() {
+    // Tweets only in partition 0 of 2. Without the idle timeout, partition 1 would hold every
+    // window; on 2 workers or 2 processes it is another worker's, which has to learn how far the
+    // cluster got from the worker that reads partition 0.
+    let topic = empty_topic("idle", 2);
     let dir = tempfile::tempdir().unwrap();
-    let empty = dir.path().join("empty.jsonl");
-    std::fs::write(&empty, "").unwrap();
-    let create = [
-        "replay",
-        empty.to_str().unwrap(),
-        "--brokers",
-        &brokers(),
-        "--topic",
-        &topic,
-        "--partitions",
-        "2",
-    ];
-    run("tweet-producer", &create.map(String::from)); // creates the topic, writes nothing
+    let lines = messages(&fixture("tweets-v1.jsonl"));
     let producer = raw_producer();
-    for line in messages(&fixture("tweets-v1.jsonl")) {
+    for line in &lines {
         producer
-            .send(BaseRecord::to(&topic).key("k").payload(&line).partition(0))
+            .send(BaseRecord::to(&topic).key("k").payload(line).partition(0))
             .map_err(|(e, _)| e)
             .unwrap();
     }
     producer.flush(Duration::from_secs(30)).unwrap();
+    let lateness_ms = 10_000;
+    let (want, _) = reference::run_lines(&[lines], Params::defaults(lateness_ms));
+    let want: Vec<&str> = want.lines().collect();
 
-    let out = dir.path().join("out.jsonl");
-    let mut child = Command::new(binary("tweet-dataflow"))
-        .args([
+    for (processes, workers) in [(1, 1), (1, 2), (2, 1)] {
+        let out = dir.path().join(format!("out-{processes}x{workers}.jsonl"));
+        let args = [
             "--brokers",
             &brokers(),
             "--topic",
@@ -402,23 +454,35 @@ fn an_idle_partition_stops_holding_back_the_windows() {
             "1s",
             "--lateness",
             "10s",
-        ])
-        .args(["--output", out.to_str().unwrap()])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut windows = 0;
-    while windows == 0 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(500));
-        windows = std::fs::read_to_string(&out)
-            .map(|s| s.lines().count())
-            .unwrap_or(0);
+            "--format",
+            "jsonl",
+            "--output",
+            out.to_str().unwrap(),
+        ]
+        .map(String::from);
+        let cluster = Cluster::spawn(processes, workers, &args);
+        // Only windows that end before the watermark can be written; the last ones stay open.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut got = String::new();
+        while Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(500));
+            got = std::fs::read_to_string(&out).unwrap_or_default();
+            if got.lines().count() >= want.len() / 2 {
+                break;
+            }
+        }
+        drop(cluster);
+        let complete: Vec<&str> = got
+            .split_inclusive('\n')
+            .filter(|l| l.ends_with('\n'))
+            .map(str::trim_end)
+            .collect();
+        assert!(
+            complete.len() >= want.len() / 2,
+            "{processes} x {workers}: only {} of {} windows written while partition 1 is idle",
+            complete.len(),
+            want.len()
+        );
+        assert_eq!(complete, want[..complete.len()], "{processes} x {workers}");
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert!(
-        windows > 0,
-        "windows before the watermark are written while partition 1 is idle"
-    );
 }

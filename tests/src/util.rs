@@ -1,9 +1,11 @@
 //! Helpers for the end-to-end tests: workspace paths, the built binaries, free ports, and reading
 //! input files the way the contract defines messages.
 
+use std::fs::File;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
 
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -39,8 +41,7 @@ pub fn binary(name: &str) -> PathBuf {
 pub fn dataflow(args: &[&str]) -> Output {
     let output = Command::new(binary("tweet-dataflow"))
         .args(args)
-        .output()
-        .expect("spawn tweet-dataflow");
+        .output_within_limit();
     assert!(
         output.status.success(),
         "tweet-dataflow {args:?} failed: {}\n{}",
@@ -88,40 +89,145 @@ pub fn lines(path: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Runs `tweet-dataflow` as a local cluster of `processes` processes of `workers` workers on free
-/// loopback ports, and returns every process's output once all succeeded (process 0 first).
+/// How long any process a test starts may run: a hang fails its test instead of blocking the suite.
+pub const PROCESS_LIMIT: Duration = Duration::from_secs(300);
+
+/// A started process whose stdout and stderr go to files, so it never blocks on a full pipe.
+/// Dropping it kills the process if it still runs, so a failed assertion leaves nothing behind.
+pub struct Running {
+    child: Option<Child>,
+    what: String,
+    dir: tempfile::TempDir,
+}
+
+impl Running {
+    pub fn start(command: &mut Command) -> Running {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = |name: &str| File::create(dir.path().join(name)).expect("create log");
+        let what = format!("{command:?}");
+        let child = command
+            .stdout(file("stdout"))
+            .stderr(file("stderr"))
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+        Running {
+            child: Some(child),
+            what,
+            dir,
+        }
+    }
+
+    pub fn id(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    fn read(&self, name: &str) -> Vec<u8> {
+        std::fs::read(self.dir.path().join(name)).expect("read log")
+    }
+
+    /// Its output once it exits; killed, and the test failed, if that is not before `deadline`.
+    pub fn wait_until(mut self, deadline: Instant) -> Output {
+        let mut child = self.child.take().expect("running");
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "{} still ran at its deadline and was killed; stderr:\n{}",
+                    self.what,
+                    String::from_utf8_lossy(&self.read("stderr"))
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        Output {
+            status,
+            stdout: self.read("stdout"),
+            stderr: self.read("stderr"),
+        }
+    }
+
+    pub fn wait(self) -> Output {
+        self.wait_until(Instant::now() + PROCESS_LIMIT)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// `Command::output` with [`PROCESS_LIMIT`].
+pub trait OutputWithin {
+    fn output_within_limit(&mut self) -> Output;
+}
+
+impl OutputWithin for Command {
+    fn output_within_limit(&mut self) -> Output {
+        Running::start(self).wait()
+    }
+}
+
+/// `tweet-dataflow` running as a local cluster of processes on free loopback ports.
+pub struct Cluster {
+    processes: Vec<Running>,
+    _hosts: tempfile::TempDir,
+}
+
+impl Cluster {
+    pub fn spawn(processes: usize, workers: usize, args: &[String]) -> Cluster {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let hostfile = dir.path().join("hosts");
+        let hosts: String = free_ports(processes)
+            .iter()
+            .map(|port| format!("127.0.0.1:{port}\n"))
+            .collect();
+        std::fs::write(&hostfile, hosts).expect("write hostfile");
+        let cluster = [
+            "-w".to_owned(),
+            workers.to_string(),
+            "-n".to_owned(),
+            processes.to_string(),
+        ];
+        let processes = (0..processes)
+            .map(|process| {
+                Running::start(
+                    Command::new(binary("tweet-dataflow"))
+                        .args(args)
+                        .args(&cluster)
+                        .arg("--hostfile")
+                        .arg(&hostfile)
+                        .args(["-p", &process.to_string()]),
+                )
+            })
+            .collect();
+        Cluster {
+            processes,
+            _hosts: dir,
+        }
+    }
+
+    /// Every process's output once all have exited (process 0 first), within [`PROCESS_LIMIT`].
+    pub fn wait(self) -> Vec<Output> {
+        let deadline = Instant::now() + PROCESS_LIMIT;
+        self.processes
+            .into_iter()
+            .map(|p| p.wait_until(deadline))
+            .collect()
+    }
+}
+
+/// Runs `tweet-dataflow` as a local cluster of `processes` processes of `workers` workers, and
+/// returns every process's output once all succeeded (process 0 first).
 pub fn dataflow_cluster(processes: usize, workers: usize, args: &[String]) -> Vec<Output> {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let hostfile = dir.path().join("hosts");
-    let hosts: String = free_ports(processes)
-        .iter()
-        .map(|port| format!("127.0.0.1:{port}\n"))
-        .collect();
-    std::fs::write(&hostfile, hosts).expect("write hostfile");
-    let cluster = [
-        "-w".to_owned(),
-        workers.to_string(),
-        "-n".to_owned(),
-        processes.to_string(),
-    ];
-    let children: Vec<_> = (0..processes)
-        .map(|process| {
-            Command::new(binary("tweet-dataflow"))
-                .args(args)
-                .args(&cluster)
-                .arg("--hostfile")
-                .arg(&hostfile)
-                .args(["-p", &process.to_string()])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .expect("spawn tweet-dataflow")
-        })
-        .collect();
-    let outputs: Vec<Output> = children
-        .into_iter()
-        .map(|c| c.wait_with_output().expect("wait"))
-        .collect();
+    let outputs = Cluster::spawn(processes, workers, args).wait();
     for (process, output) in outputs.iter().enumerate() {
         assert!(
             output.status.success(),

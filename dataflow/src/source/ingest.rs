@@ -2,17 +2,21 @@
 //! drops late tweets per partition, and emits per-slide counts at their window time.
 //!
 //! Its capability follows the slowest partition's watermark; a worker with nothing to read drops it
-//! at once, so idle workers never hold back the frontier. Bad and late messages, and the final
+//! at once, so idle workers never hold back the frontier. Idle partitions are judged across the
+//! cluster (see `frontier`). Bad and late messages, and the final
 //! counters, leave on a second output: errors travel as data, never as panics.
 
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use timely::dataflow::operators::Capability;
+use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
+use timely::dataflow::operators::vec::Broadcast;
+use timely::dataflow::operators::{Capability, ConnectLoop, Feedback};
 use timely::dataflow::{Scope, Stream};
 use tweet::Message;
 
+use super::frontier::{Local, Peers, Progress};
 use super::watermark::Watermark;
 use super::{MAX_MESSAGE_BYTES, Next, Partition};
 use crate::aggregate::{Aggregates, Update};
@@ -57,18 +61,27 @@ impl Reader {
     }
 }
 
-/// The oldest epoch the partitions may still add to; `None` once all are read. A partition idle
-/// for longer than `idle_timeout` stops holding time back (its later tweets behind the frontier are
-/// late); if every open partition is idle, time goes as far as the most advanced one has shown.
-fn low_epoch(readers: &[Reader], windows: Windows, idle_timeout: Option<Duration>) -> Option<u64> {
+/// This worker's partitions, summarised for the cluster-wide rule of [`Peers::low`]: a partition
+/// idle for longer than `idle_timeout` stops holding time back (its later tweets behind the
+/// frontier are late). No epoch is below `floor`, where the capability already is.
+fn local_state(
+    readers: &[Reader],
+    windows: Windows,
+    idle_timeout: Option<Duration>,
+    floor: u64,
+) -> Local {
     let open = readers.iter().filter(|r| !r.done);
-    let epoch = |r: &Reader| windows.epoch(r.watermark.low_ms());
+    let epoch = |r: &Reader| windows.epoch(r.watermark.low_ms()).max(floor);
     let active = open
         .clone()
         .filter(|r| !r.idle_for(idle_timeout))
         .map(epoch)
         .min();
-    active.or_else(|| open.map(epoch).max())
+    match (active, open.map(epoch).max()) {
+        (Some(low), _) => Local::Active(low),
+        (None, Some(reached)) => Local::Idle(reached),
+        (None, None) => Local::Done,
+    }
 }
 
 /// Limits warnings about bad input to a few per worker, then one summary line per interval.
@@ -117,16 +130,28 @@ pub(crate) fn ingest<'s>(
     idle_timeout: Option<Duration>,
 ) -> (Stream<'s, u64, Vec<Update>>, Stream<'s, u64, Vec<Report>>) {
     let worker = scope.index();
+    let mut peers = Peers::new(worker, scope.peers());
+    // Every worker's Progress reaches every worker through this loop (see `frontier`).
+    let (heard_handle, heard) = scope.feedback::<Vec<Progress>>(1);
     let mut builder = OperatorBuilder::new("Ingest".to_owned(), scope);
     let activator = scope.activator_for(builder.operator_info().address);
     let (mut updates_out, updates) = builder.new_output::<Vec<Update>>();
     let (mut reports_out, reports) = builder.new_output::<Vec<Report>>();
+    let (mut progress_out, progress) = builder.new_output::<Vec<Progress>>();
+    // Not connected to any output: what peers report never holds back what this worker emits.
+    let mut heard_in = builder.new_input_connection(heard, Pipeline, []);
 
     builder.build(move |mut capabilities| {
-        // (updates, reports) capabilities, held at the slowest partition's watermark epoch.
-        let report_cap = capabilities.pop().expect("two outputs");
-        let update_cap = capabilities.pop().expect("two outputs");
-        let mut caps: Option<(Capability<u64>, Capability<u64>)> = Some((update_cap, report_cap));
+        // Capabilities held at the slowest partition's watermark epoch. Progress is only shared
+        // when partitions can go idle; otherwise no report would change anything.
+        let progress_cap = capabilities.pop().expect("three outputs");
+        let report_cap = capabilities.pop().expect("three outputs");
+        let update_cap = capabilities.pop().expect("three outputs");
+        let mut caps = Some(Caps {
+            updates: update_cap,
+            reports: report_cap,
+            progress: idle_timeout.map(|_| progress_cap),
+        });
         let mut readers: Vec<Reader> = partitions
             .into_iter()
             .map(|partition| Reader {
@@ -140,15 +165,25 @@ pub(crate) fn ingest<'s>(
         let mut counters = Counters::default();
         let mut letters = Vec::new();
         let mut log = LogLimit::new();
+        let mut told: Option<Local> = None;
+        let mut seq = 0;
 
         move |_frontiers| {
-            let Some((update_cap, report_cap)) = caps.as_mut() else {
+            // Drained even when finished: unread messages would keep the dataflow alive.
+            heard_in.for_each(|_time, reports| reports.iter().for_each(|p| peers.hear(p)));
+            let Some(Caps {
+                updates: update_cap,
+                reports: report_cap,
+                progress: progress_cap,
+            }) = caps.as_mut()
+            else {
                 return;
             };
             // Sessions flush on drop: without that, data bound for other processes would sit in
             // the exchange buffers and the dataflow would never complete.
             let mut updates_out = updates_out.activate();
             let mut reports_out = reports_out.activate();
+            let mut progress_out = progress_out.activate();
             let floor = *update_cap.time();
             let mut read = 0;
             for reader in readers.iter_mut().filter(|r| !r.done) {
@@ -161,7 +196,15 @@ pub(crate) fn ingest<'s>(
                     &mut letters,
                 );
             }
-            let low = low_epoch(&readers, windows, idle_timeout);
+            let local = local_state(&readers, windows, idle_timeout, floor);
+            if let Some(cap) = progress_cap.as_ref()
+                && told != Some(local)
+            {
+                seq += 1;
+                progress_out.give(cap, &mut vec![Progress { worker, seq, local }]);
+                told = Some(local);
+            }
+            let low = peers.low(local);
             aggregates.drain_before(low, |time, updates| {
                 updates_out.give(&update_cap.delayed(&time), updates)
             });
@@ -178,9 +221,12 @@ pub(crate) fn ingest<'s>(
 
             match low {
                 Some(low) => {
-                    let low = low.max(*update_cap.time());
+                    let low = low.max(floor);
                     update_cap.downgrade(&low);
                     report_cap.downgrade(&low);
+                    if let Some(cap) = progress_cap.as_mut() {
+                        cap.downgrade(&low);
+                    }
                     if read > 0 {
                         activator.activate();
                     } else {
@@ -198,7 +244,16 @@ pub(crate) fn ingest<'s>(
             }
         }
     });
+    progress.broadcast().connect_loop(heard_handle);
     (updates, reports)
+}
+
+/// The ingest operator's capabilities, one per output.
+struct Caps {
+    updates: Capability<u64>,
+    reports: Capability<u64>,
+    /// `None` when no partition can go idle (files, bounded runs).
+    progress: Option<Capability<u64>>,
 }
 
 /// Reads up to [`CHUNK`] messages of one partition; returns how many. Tweets before `floor` (the

@@ -1,6 +1,7 @@
 //! Where tweets come from: partitions of input, each with its own lateness watermark.
 
 pub(crate) mod file;
+pub(crate) mod frontier;
 pub(crate) mod ingest;
 pub(crate) mod kafka;
 pub(crate) mod watermark;
