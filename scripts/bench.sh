@@ -23,8 +23,12 @@ for workers in 1 2; do
   /usr/bin/time -f "%e %M" -o "$out.time" target/release/tweet-dataflow --brokers "$brokers" --topic "$topic" \
     --bounded --workers "$workers" --lateness 5s --output "$out" --summary "$out.summary" 2>/dev/null
   read -r secs rss_kb <"$out.time"
-  bytes=$(grep -o '"bytes": [0-9]*' "$out.summary" | grep -o '[0-9]*$')
-  awk -v w="$workers" -v s="$secs" -v n="$count" -v b="$bytes" -v r="$rss_kb" 'BEGIN {
+  # Rates come from what the run itself counted, not from what was asked for.
+  field() { grep -o "\"$1\": [0-9]*" "$out.summary" | head -n 1 | grep -o '[0-9]*$'; }
+  bytes=$(field bytes)
+  tweets=$(field tweets)
+  [ "$tweets" = "$count" ] || echo "warning: the run counted $tweets tweets, not $count" >&2
+  awk -v w="$workers" -v s="$secs" -v n="$tweets" -v b="$bytes" -v r="$rss_kb" 'BEGIN {
     printf "tweet-dataflow --bounded, %d worker(s): %6.2f s  %8.0f tweets/s  %6.0f MB/s  peak RSS %5.0f MB\n", w, s, n / s, b / s / 1e6, r / 1024 }'
   rm -f "$out" "$out.time" "$out.summary"
 done
