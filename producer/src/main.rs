@@ -17,6 +17,7 @@ use tweet_producer::generate::{DEFAULT_START_MS, GenerateConfig, generate};
 use tweet_producer::kafka::{self, Delivery, KafkaOptions, LineSink, TweetWriter};
 use tweet_producer::progress::Reporter;
 use tweet_producer::replay::{Pace, replay};
+use tweet_producer::stream::{self, Api, Auth, StreamConfig, StreamStats, TokioSleep};
 
 #[derive(Parser)]
 #[command(version, about, long_about = None)]
@@ -31,6 +32,9 @@ enum Command {
     Generate(GenerateArgs),
     /// Replay fixture or archive files (.jsonl, .json, .gz) into a Kafka topic.
     Replay(ReplayArgs),
+    /// Stream live tweets matching --track from X's API into a Kafka topic, until interrupted.
+    /// Credentials come from the environment or a .env file (see README, "Live tweets").
+    Stream(StreamArgs),
 }
 
 /// Where tweets go in Kafka (CONTRACT section 5).
@@ -88,6 +92,38 @@ struct ReplayArgs {
     /// Start again from the first file after the last, until interrupted.
     #[arg(long = "loop")]
     looping: bool,
+}
+
+#[derive(Args)]
+struct StreamArgs {
+    /// Terms to track, comma separated: a term's spaces mean AND, the terms OR (v1.1 `track`).
+    #[arg(
+        long,
+        required = true,
+        value_delimiter = ',',
+        value_name = "TERM[,TERM…]"
+    )]
+    track: Vec<String>,
+    /// v2: the filtered stream with a bearer token (X_BEARER_TOKEN). v1: the legacy
+    /// statuses/filter with OAuth 1.0a (TWITTER_CONSUMER_KEY, TWITTER_CONSUMER_SECRET,
+    /// TWITTER_ACCESS_TOKEN, TWITTER_ACCESS_TOKEN_SECRET).
+    #[arg(long, value_enum, default_value = "v2")]
+    api: Api,
+    /// Another host for the API: a proxy, a compatible service, a test server
+    /// [default: https://api.x.com for v2, https://stream.twitter.com for v1].
+    #[arg(long, value_name = "URL")]
+    api_base: Option<String>,
+    /// Show what would change (v2 rules) or be requested (v1), then exit without streaming.
+    #[arg(long)]
+    dry_run: bool,
+    /// Tag of the v2 rules this tool manages; rules with other tags are left alone.
+    #[arg(long, default_value = "tweetflow")]
+    rule_tag: String,
+    /// Reconnect when the stream sends nothing, not even a keep-alive, for this long.
+    #[arg(long, value_parser = parse_duration, default_value = "90s")]
+    stall_timeout: u64,
+    #[command(flatten)]
+    kafka: KafkaArgs,
 }
 
 #[derive(Args)]
@@ -166,6 +202,7 @@ fn main() -> ExitCode {
             None => run_generate(&args),
         },
         Command::Replay(args) => run_replay(&args),
+        Command::Stream(args) => run_stream(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -350,4 +387,92 @@ fn generate_until(
         Err(e) if e.get_ref().is_some_and(|inner| inner.is::<Stopped>()) => Ok(()),
         Err(e) => Err(e).context("writing to Kafka"),
     }
+}
+
+fn run_stream(args: &StreamArgs) -> Result<()> {
+    if args.stall_timeout == 0 {
+        bail!("--stall-timeout must be positive");
+    }
+    stream::load_dotenv();
+    let auth = Auth::for_api(args.api, &stream::from_env)?;
+    let config = StreamConfig {
+        api: args.api,
+        base: args
+            .api_base
+            .clone()
+            .unwrap_or_else(|| args.api.default_base().to_owned()),
+        track: args.track.clone(),
+        rule_tag: args.rule_tag.clone(),
+        stall_timeout: std::time::Duration::from_millis(args.stall_timeout),
+        connect_timeout: std::time::Duration::from_secs(10),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    if let Auth::Bearer(token) = &auth {
+        let plan = runtime.block_on(stream::sync_rules(&config, token, args.dry_run))?;
+        if args.dry_run {
+            println!("stream rules (tag {}), dry run:", config.rule_tag);
+            plan.add.iter().for_each(|v| println!("  add    {v}"));
+            plan.delete.iter().for_each(|r| {
+                println!(
+                    "  delete {} (id {})",
+                    r.value,
+                    r.id.as_deref().unwrap_or("?")
+                )
+            });
+            plan.foreign
+                .iter()
+                .for_each(|r| println!("  keep   {} (tag {:?}, not ours)", r.value, r.tag));
+            if plan.is_empty() {
+                println!("  nothing to change");
+            }
+            return Ok(());
+        }
+    } else if args.dry_run {
+        println!(
+            "would POST {}/1.1/statuses/filter.json with track={}",
+            config.base.trim_end_matches('/'),
+            args.track.join(",")
+        );
+        return Ok(());
+    }
+    let Some(brokers) = &args.kafka.brokers else {
+        bail!("stream needs --brokers (e.g. 127.0.0.1:9092), or --dry-run")
+    };
+    tracing::info!(brokers, topic = %args.kafka.topic, api = ?args.api, base = %config.base, "streaming");
+    into_kafka(&args.kafka, brokers, |writer, stop, reporter| {
+        let mut sink = |message: &[u8], position: &str| -> Result<(), stream::BoxError> {
+            writer.write(message, &|| position.to_owned(), &mut |_| {})?;
+            reporter.tick(writer);
+            Ok(())
+        };
+        let result = runtime.block_on(stream::run(&config, &auth, &mut sink, stop, &TokioSleep));
+        if let Ok(stats) = &result {
+            print_stream_stats(stats);
+        }
+        result?;
+        Ok(())
+    })
+}
+
+fn print_stream_stats(s: &StreamStats) {
+    eprintln!(
+        "stream: connections {}, messages {}, keep-alives {}, stalls {}, cut off {}, oversized {}, \
+         undelivered {} (limit notices), disconnect notices {}, in-band errors {}, \
+         failed attempts {} network / {} HTTP / {} rate-limited",
+        s.connections,
+        s.messages,
+        s.keep_alives,
+        s.stalls,
+        s.cut_off,
+        s.oversized,
+        s.undelivered,
+        s.disconnect_notices,
+        s.in_band_errors,
+        s.network_failures,
+        s.http_failures,
+        s.rate_limited
+    );
 }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use tweetflow_tests::mock_x::{self, MockX, Reply, Step};
 use tweetflow_tests::reference::{self, Params};
 use tweetflow_tests::util::{
     Cluster, OutputWithin, Running, binary, dataflow_cluster, fixture, free_ports, messages,
@@ -280,11 +281,7 @@ fn sigterm_during_a_replay_loses_no_acknowledged_record() {
             ]),
     );
     std::thread::sleep(Duration::from_secs(3));
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    child.terminate();
     let output = child.wait();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "a clean stop exits 0: {stderr}");
@@ -484,5 +481,111 @@ fn an_idle_partition_stops_holding_back_the_windows_on_any_worker() {
             want.len()
         );
         assert_eq!(complete, want[..complete.len()], "{processes} x {workers}");
+    }
+}
+
+#[test]
+fn live_tweets_from_either_api_reach_the_windows_exactly() {
+    // Mock X stream → tweet-producer stream → Kafka → bounded dataflow = the reference over the
+    // tweets served. The first connection drops in the middle of a message, which the second
+    // serves again whole; keep-alives and notices come between the tweets.
+    let secrets = [
+        ("X_BEARER_TOKEN", "e2e-bearer-secret"),
+        ("TWITTER_CONSUMER_KEY", "e2e-ck"),
+        ("TWITTER_CONSUMER_SECRET", "e2e-cs-secret"),
+        ("TWITTER_ACCESS_TOKEN", "e2e-at"),
+        ("TWITTER_ACCESS_TOKEN_SECRET", "e2e-ats-secret"),
+    ];
+    for (api, fixture_name) in [("v2", "tweets-v2.jsonl"), ("v1", "tweets-v1.jsonl")] {
+        let auth = if api == "v2" {
+            mock_x::Auth::Bearer(secrets[0].1.into())
+        } else {
+            mock_x::Auth::OAuth1 {
+                consumer_key: secrets[1].1.into(),
+                consumer_secret: secrets[2].1.into(),
+                token: secrets[3].1.into(),
+                token_secret: secrets[4].1.into(),
+            }
+        };
+        let server = MockX::start(auth);
+        let tweets = messages(&fixture(fixture_name));
+        let half = tweets.len() / 2;
+        let mut first: Vec<u8> = Vec::new();
+        for (i, tweet) in tweets[..half].iter().enumerate() {
+            first.extend_from_slice(tweet);
+            first.extend_from_slice(b"\r\n");
+            if i % 10 == 0 {
+                first.extend_from_slice(b"\r\n{\"limit\":{\"track\":7}}\r\n");
+            }
+        }
+        first.extend_from_slice(&tweets[half][..100]);
+        let mut steps: Vec<Step> = first.chunks(1500).map(|c| Step::Send(c.to_vec())).collect();
+        steps.push(Step::Close);
+        server.push(Reply { status: 200, steps });
+        let rest: Vec<&[u8]> = tweets[half..].iter().map(Vec::as_slice).collect();
+        server.push(mock_x::split_reply(&rest, 1000));
+
+        let topic = topic(&format!("stream-{api}"));
+        let producer = Running::start(
+            Command::new(binary("tweet-producer"))
+                .args(["stream", "--api", api, "--track", "rust,timely dataflow"])
+                .args(["--api-base", &server.base_url()])
+                .args([
+                    "--brokers",
+                    &brokers(),
+                    "--topic",
+                    &topic,
+                    "--partitions",
+                    "3",
+                ])
+                .envs(secrets)
+                .env("RUST_LOG", "debug"),
+        );
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while count_if_exists(&topic) < tweets.len() as i64 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        producer.terminate();
+        let output = producer.wait();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success(),
+            "{api}: a signal ends the stream cleanly: {stderr}"
+        );
+        assert!(
+            stderr.contains("failed 0, unconfirmed 0"),
+            "{api}: {stderr}"
+        );
+        assert!(stderr.contains("cut off 1"), "{api}: {stderr}");
+        for (name, value) in secrets {
+            assert!(!stderr.contains(value), "{api}: {name} in the logs");
+        }
+        assert_eq!(
+            count(&topic),
+            tweets.len() as i64,
+            "{api}: every tweet, once"
+        );
+
+        let (got, _) = bounded(&topic, 1, 2, &[]);
+        let (want, _) = reference::run_lines(&[tweets], Params::defaults(600_000));
+        assert_eq!(got, want, "{api}");
+    }
+}
+
+/// [`count`], or 0 while the topic does not exist yet.
+fn count_if_exists(topic: &str) -> i64 {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .create()
+        .expect("consumer");
+    match consumer.fetch_metadata(Some(topic), Duration::from_secs(10)) {
+        Ok(m)
+            if m.topics()
+                .first()
+                .is_some_and(|t| t.error().is_none() && !t.partitions().is_empty()) =>
+        {
+            count(topic)
+        }
+        _ => 0,
     }
 }

@@ -1,5 +1,6 @@
 //! The test side of tweetflow: an independent sequential reference of the contract, and helpers
 //! for the end-to-end tests in `tests/e2e/`.
 
+pub mod mock_x;
 pub mod reference;
 pub mod util;

@@ -117,8 +117,14 @@ impl Running {
         }
     }
 
-    pub fn id(&self) -> u32 {
-        self.child.as_ref().expect("running").id()
+    /// Sends SIGTERM, as `kill` or a service manager would.
+    pub fn terminate(&self) {
+        let id = self.child.as_ref().expect("running").id();
+        let status = Command::new("kill")
+            .args(["-TERM", &id.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM {id}");
     }
 
     fn read(&self, name: &str) -> Vec<u8> {
