@@ -485,3 +485,16 @@ fn the_binary_reads_credentials_from_dotenv_and_never_prints_them() {
     );
     assert!(!stderr.contains("wrong-token-value"), "{stderr}");
 }
+
+#[test]
+fn streams_that_keep_dropping_at_once_get_a_pause_not_a_hot_loop() {
+    let server = MockX::start(mock_x::Auth::Bearer(TOKEN.into()));
+    let lines = v2_lines();
+    for l in &lines[..4] {
+        server.push(mock_x::messages_reply(&[l]));
+    }
+    let run = stream(&config(Api::V2, &server), &bearer(), 4);
+    assert_eq!(run.messages(), &lines[..4]);
+    let ms: Vec<u128> = run.delays.iter().map(Duration::as_millis).collect();
+    assert_eq!(ms, [250, 500], "the first drop is retried at once, later ones back off");
+}

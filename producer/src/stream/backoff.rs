@@ -26,10 +26,16 @@ const RATE_LIMITED_FIRST: Duration = Duration::from_secs(60);
 /// X documents no ceiling for rate limiting; its rate-limit windows are 15 minutes long.
 const RATE_LIMITED_MAX: Duration = Duration::from_secs(15 * 60);
 
+/// A connection that lived this long was healthy: its drop is a fresh start.
+const HEALTHY: Duration = Duration::from_secs(60);
+
 /// The delays of consecutive failures; a stream that delivered data starts the count again.
 #[derive(Debug, Default)]
 pub struct Backoff {
     streak: Option<(Failure, u32)>,
+    /// A drop was retried at once and no connection has been healthy since: a server that
+    /// accepts and hangs up again must not get a reconnect loop without pause.
+    retried_at_once: bool,
 }
 
 impl Backoff {
@@ -52,8 +58,17 @@ impl Backoff {
         }
     }
 
-    /// An established stream that delivered data dropped: reconnect at once, and count afresh.
-    pub fn dropped(&mut self) -> Duration {
+    /// An established stream that delivered data dropped after `lived`: reconnect at once and
+    /// count afresh, unless the last drop was retried at once too and nothing was healthy since;
+    /// then it is a network failure.
+    pub fn dropped(&mut self, lived: Duration) -> Duration {
+        if lived >= HEALTHY {
+            self.retried_at_once = false;
+        }
+        if self.retried_at_once {
+            return self.failed(Failure::Network);
+        }
+        self.retried_at_once = true;
         self.streak = None;
         Duration::ZERO
     }
@@ -115,12 +130,22 @@ mod tests {
         let mut b = Backoff::default();
         b.failed(Failure::Http);
         b.failed(Failure::Http);
-        assert_eq!(b.dropped(), Duration::ZERO);
+        assert_eq!(b.dropped(secs(1.0)), Duration::ZERO);
         assert_eq!(b.failed(Failure::Http), secs(5.0));
         assert_eq!(
             b.failed(Failure::Network),
             secs(0.25),
             "a new kind counts afresh"
         );
+    }
+
+    #[test]
+    fn quick_drops_in_a_row_back_off_until_a_connection_is_healthy() {
+        let mut b = Backoff::default();
+        assert_eq!(b.dropped(secs(0.1)), Duration::ZERO);
+        assert_eq!(b.dropped(secs(0.1)), secs(0.25));
+        assert_eq!(b.dropped(secs(0.1)), secs(0.5));
+        assert_eq!(b.dropped(HEALTHY), Duration::ZERO, "healthy again");
+        assert_eq!(b.dropped(secs(2.0)), secs(0.25));
     }
 }

@@ -294,6 +294,7 @@ pub async fn run(
         }
         stats.connections += 1;
         let connection = stats.connections;
+        let opened = std::time::Instant::now();
         tracing::info!(api, connection, "connected");
 
         let mut read = Connection {
@@ -329,7 +330,7 @@ pub async fn run(
                     "no data, not even keep-alives: reconnecting"
                 );
                 if read.any_bytes {
-                    backoff.dropped()
+                    backoff.dropped(opened.elapsed())
                 } else {
                     backoff.failed(Failure::Network)
                 }
@@ -337,7 +338,7 @@ pub async fn run(
             End::Dropped(why) => {
                 tracing::warn!(api, connection, %why, "stream ended");
                 if read.any_bytes {
-                    backoff.dropped()
+                    backoff.dropped(opened.elapsed())
                 } else {
                     stats.network_failures += 1;
                     backoff.failed(Failure::Network)
