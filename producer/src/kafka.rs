@@ -156,6 +156,9 @@ pub struct Delivery {
     pub unconfirmed: u64,
     /// Messages that are not tweets (notices, blank, malformed, rejected): not written.
     pub skipped: u64,
+    /// Tweets in hand when a stop request came while Kafka's queue was full: never sent. A file
+    /// can be replayed; a live stream's are gone, so they are counted and logged.
+    pub unsent: u64,
 }
 
 impl Delivery {
@@ -180,6 +183,7 @@ pub struct TweetWriter {
     topic: String,
     sent: u64,
     skipped: u64,
+    unsent: u64,
     dead_letters: Option<BufWriter<File>>,
     last_warning: Option<Instant>,
 }
@@ -210,6 +214,7 @@ impl TweetWriter {
             topic: options.topic.clone(),
             sent: 0,
             skipped: 0,
+            unsent: 0,
             dead_letters,
             last_warning: None,
         })
@@ -242,6 +247,8 @@ impl TweetWriter {
                             // A broker that is down keeps the queue full; a stop request must
                             // still be heard. The record was never sent, so nothing is lost.
                             if self.stop.load(Ordering::Relaxed) {
+                                self.unsent += 1;
+                                tracing::warn!(position = %position(), "stopping with Kafka's queue full: tweet not sent");
                                 return Ok(());
                             }
                             record = back;
@@ -292,6 +299,7 @@ impl TweetWriter {
             failed: self.deliveries.failed.load(Ordering::Relaxed),
             unconfirmed: 0,
             skipped: self.skipped,
+            unsent: self.unsent,
         }
     }
 

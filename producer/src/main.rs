@@ -280,11 +280,12 @@ fn stop_on_signals() -> Result<Arc<AtomicBool>> {
 /// Prints what was delivered and fails unless every tweet sent was acknowledged.
 fn report(delivery: &Delivery, started: Instant) -> Result<()> {
     eprintln!(
-        "delivered {}, failed {}, unconfirmed {}, skipped {} (not tweets) in {:.2} s",
+        "delivered {}, failed {}, unconfirmed {}, skipped {} (not tweets), unsent {} (stopped while Kafka's queue was full) in {:.2} s",
         delivery.delivered,
         delivery.failed,
         delivery.unconfirmed,
         delivery.skipped,
+        delivery.unsent,
         started.elapsed().as_secs_f64()
     );
     if !delivery.complete() {
@@ -448,12 +449,18 @@ fn run_stream(args: &StreamArgs) -> Result<()> {
             reporter.tick(writer);
             Ok(())
         };
-        let result = runtime.block_on(stream::run(&config, &auth, &mut sink, stop, &TokioSleep));
-        if let Ok(stats) = &result {
-            print_stream_stats(stats);
-        }
-        result?;
-        Ok(())
+        let mut stats = StreamStats::default();
+        let result = runtime.block_on(stream::run(
+            &config,
+            &auth,
+            &mut sink,
+            stop,
+            &TokioSleep,
+            &mut stats,
+        ));
+        // Also after a fatal error: weeks of counters are worth a line.
+        print_stream_stats(&stats);
+        Ok(result?)
     })
 }
 

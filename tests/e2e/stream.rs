@@ -68,7 +68,8 @@ fn oauth() -> (mock_x::Auth, Auth) {
 struct Run {
     /// (message, position) in the order the sink saw them.
     seen: Vec<(Vec<u8>, String)>,
-    stats: Result<StreamStats, StreamError>,
+    result: Result<(), StreamError>,
+    counted: StreamStats,
     delays: Vec<Duration>,
 }
 
@@ -78,7 +79,10 @@ impl Run {
     }
 
     fn stats(&self) -> &StreamStats {
-        self.stats.as_ref().expect("the run ends without error")
+        if let Err(e) = &self.result {
+            panic!("the run ends without error, not: {e}");
+        }
+        &self.counted
     }
 }
 
@@ -98,17 +102,19 @@ fn stream(config: &StreamConfig, auth: &Auth, until: usize) -> Run {
         }
         Ok(())
     };
-    let stats = runtime.block_on(async {
+    let mut counted = StreamStats::default();
+    let result = runtime.block_on(async {
         tokio::time::timeout(
             Duration::from_secs(60),
-            stream::run(config, auth, &mut sink, &stop, &clock),
+            stream::run(config, auth, &mut sink, &stop, &clock, &mut counted),
         )
         .await
         .expect("the stream run ends within a minute")
     });
     Run {
         seen,
-        stats,
+        result,
+        counted,
         delays: clock.0.into_inner(),
     }
 }
@@ -304,7 +310,7 @@ fn a_refused_bearer_token_is_fatal_and_named_never_shown() {
     let server = MockX::start(mock_x::Auth::Bearer("the-right-one".into()));
     let config = config(Api::V2, &server);
     let run = stream(&config, &bearer(), 1);
-    let error = run.stats.expect_err("401 ends the run").to_string();
+    let error = run.result.expect_err("401 ends the run").to_string();
     assert!(
         error.contains("HTTP 401") && error.contains("X_BEARER_TOKEN"),
         "{error}"
@@ -327,7 +333,7 @@ fn refused_oauth_credentials_are_fatal_and_named_never_shown() {
         token_secret: Secret::new("ts-secret-4"),
     });
     let run = stream(&config(Api::V1, &server), &wrong, 1);
-    let error = run.stats.expect_err("401 ends the run").to_string();
+    let error = run.result.expect_err("401 ends the run").to_string();
     for name in [
         "TWITTER_CONSUMER_KEY",
         "TWITTER_CONSUMER_SECRET",
@@ -368,7 +374,7 @@ fn v1_stream_is_signed_counts_limit_deltas_and_acts_on_notices() {
     let limit =
         |n: u64| format!("{{\"limit\":{{\"track\":{n},\"timestamp_ms\":\"1480817260000\"}}}}");
     let disconnect =
-        br#"{"disconnect":{"code":7,"stream_name":"tweetflow-statuses","reason":"admin logout"}}"#;
+        br#"{"disconnect":{"code":1,"stream_name":"tweetflow-statuses","reason":"shutdown"}}"#;
     let first: Vec<Vec<u8>> = vec![
         tweets[0].clone(),
         limit(5).into_bytes(),
@@ -459,6 +465,25 @@ fn the_binary_reads_credentials_from_dotenv_and_never_prints_them() {
     assert!(server.rules().is_empty(), "a dry run changes nothing");
     assert!(!stdout.contains(TOKEN) && !stderr.contains(TOKEN));
 
+    // A malformed file: reported by position, its text (a secret, likely) never shown.
+    std::fs::write(
+        dir.path().join(".env"),
+        "X_BEARER_TOKEN=AAAA-secret-part two\nTWITTER_CONSUMER_KEY=\"ck-unterminated\n",
+    )
+    .unwrap();
+    let output = std::process::Command::new(binary("tweet-producer"))
+        .current_dir(dir.path())
+        .env_remove("X_BEARER_TOKEN")
+        .args(["stream", "--track", "rust", "--dry-run"])
+        .args(["--api-base", &server.base_url()])
+        .output_within_limit();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot parse .env"), "{stderr}");
+    assert!(
+        !stderr.contains("secret-part") && !stderr.contains("ck-unterminated"),
+        "{stderr}"
+    );
+
     // Without the file and the variable: a clear error naming it.
     let output = std::process::Command::new(binary("tweet-producer"))
         .current_dir(std::env::temp_dir())
@@ -496,5 +521,133 @@ fn streams_that_keep_dropping_at_once_get_a_pause_not_a_hot_loop() {
     let run = stream(&config(Api::V2, &server), &bearer(), 4);
     assert_eq!(run.messages(), &lines[..4]);
     let ms: Vec<u128> = run.delays.iter().map(Duration::as_millis).collect();
-    assert_eq!(ms, [250, 500], "the first drop is retried at once, later ones back off");
+    assert_eq!(
+        ms,
+        [250, 500],
+        "the first drop is retried at once, later ones back off"
+    );
+}
+
+#[test]
+fn a_forbidden_app_is_fatal_too() {
+    let server = MockX::start(mock_x::Auth::Bearer(TOKEN.into()));
+    server.push(Reply {
+        status: 403,
+        steps: vec![Step::Send(
+            br#"{"title":"Client Forbidden","detail":"This request must be made using an approved developer account that is enrolled in the requested endpoint.","reason":"client-not-enrolled"}"#.to_vec(),
+        )],
+    });
+    let run = stream(&config(Api::V2, &server), &bearer(), 1);
+    let error = run.result.expect_err("403 ends the run").to_string();
+    assert!(
+        error.contains("HTTP 403")
+            && error.contains("X_BEARER_TOKEN")
+            && error.contains("enrolled"),
+        "{error}"
+    );
+    assert!(run.delays.is_empty());
+}
+
+#[test]
+fn v1_enhance_your_calm_backs_off_like_429() {
+    let (server_auth, auth) = oauth();
+    let server = MockX::start(server_auth);
+    let tweets = messages(&fixture("tweets-v1.jsonl"));
+    server.push(Reply::status(420));
+    server.push(Reply::status(420));
+    server.push(mock_x::messages_reply(&[&tweets[0]]));
+    let run = stream(&config(Api::V1, &server), &auth, 1);
+    assert_eq!(run.messages(), &tweets[..1]);
+    let secs: Vec<u64> = run.delays.iter().map(Duration::as_secs).collect();
+    assert_eq!(secs, [60, 120]);
+    assert_eq!(run.stats().rate_limited, 2);
+}
+
+#[test]
+fn too_many_connections_in_the_stream_backs_off_like_429() {
+    let server = MockX::start(mock_x::Auth::Bearer(TOKEN.into()));
+    let lines = v2_lines();
+    let error = br#"{"errors":[{"title":"ConnectionException","detail":"This stream is currently at the maximum allowed connection limit.","connection_issue":"TooManyConnections","type":"https://api.twitter.com/2/problems/streaming-connection"}]}"#;
+    server.push(Reply {
+        status: 200,
+        steps: vec![Step::Send(line(error)), Step::Hang],
+    });
+    server.push(mock_x::messages_reply(&[&lines[0]]));
+    let run = stream(&config(Api::V2, &server), &bearer(), 2);
+    assert_eq!(run.messages(), [error.to_vec(), lines[0].clone()]);
+    assert_eq!(run.delays, [Duration::from_secs(60)]);
+}
+
+#[test]
+fn a_duplicate_stream_notice_is_fatal_and_says_why() {
+    let (server_auth, auth) = oauth();
+    let server = MockX::start(server_auth);
+    let notice: &[u8] =
+        br#"{"disconnect":{"code":2,"stream_name":"app-statuses","reason":"duplicate stream"}}"#;
+    server.push(Reply {
+        status: 200,
+        steps: vec![Step::Send(line(notice)), Step::Hang],
+    });
+    let run = stream(&config(Api::V1, &server), &auth, 5);
+    let error = run.result.expect_err("code 2 ends the run").to_string();
+    assert!(error.contains("same credentials"), "{error}");
+    assert_eq!(
+        run.counted.disconnect_notices, 1,
+        "counted even though it failed"
+    );
+}
+
+#[test]
+fn a_server_that_never_answers_or_never_finishes_an_error_is_given_up_on() {
+    let server = MockX::start(mock_x::Auth::Bearer(TOKEN.into()));
+    let lines = v2_lines();
+    // A 503 whose body never ends: read for at most the stall timeout, then backed off.
+    server.push(Reply {
+        status: 503,
+        steps: vec![Step::Send(b"{\"title\":".to_vec()), Step::Hang],
+    });
+    server.push(mock_x::messages_reply(&[&lines[0]]));
+    let run = stream(&config(Api::V2, &server), &bearer(), 1);
+    assert_eq!(run.messages(), &lines[..1]);
+    assert_eq!(run.delays, [Duration::from_secs(5)]);
+
+    // A listener that accepts and never sends a response head.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut config = config(Api::V2, &server);
+    config.base = format!("http://{}", silent.local_addr().unwrap());
+    let held = std::thread::spawn(move || {
+        let mut open = Vec::new();
+        for _ in 0..2 {
+            open.push(silent.accept().unwrap().0);
+        }
+        std::thread::sleep(Duration::from_secs(3));
+    });
+    let started = std::time::Instant::now();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let stop = AtomicBool::new(false);
+    let clock = Clock::default();
+    let mut counted = StreamStats::default();
+    let mut sink = |_: &[u8], _: &str| -> Result<(), BoxError> { Ok(()) };
+    let auth = bearer();
+    runtime.block_on(async {
+        let run = stream::run(&config, &auth, &mut sink, &stop, &clock, &mut counted);
+        tokio::pin!(run);
+        // Two attempts time out (1 s each), then the run is stopped as a signal would.
+        tokio::select! {
+            _ = &mut run => panic!("the run ended by itself"),
+            () = tokio::time::sleep(Duration::from_millis(2500)) => {}
+        }
+        stop.store(true, Ordering::Relaxed);
+        tokio::time::timeout(Duration::from_secs(2), run)
+            .await
+            .expect("a stop is heard while waiting for a response")
+            .unwrap();
+    });
+    assert!(counted.network_failures >= 2, "{counted:?}");
+    assert_eq!(counted.connections, 0);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    held.join().unwrap();
 }

@@ -8,9 +8,12 @@
 //! partitions are all idle (say, more workers than partitions with data) would hold every window
 //! of the job at its own stale watermark forever.
 //!
-//! Stale or missing reports only ever hold time back: a worker that has not reported yet is treated
-//! as absent, and it still holds its own capability, so the frontier stays correct. What the rule
-//! decides is how late a rejoining partition's tweets are, which is a wall-clock policy anyway.
+//! Reports are at most milliseconds old (a worker reports whenever its state changes); one that
+//! has not reported yet is treated as absent, and it still holds its own capability, so the
+//! frontier never passes data a worker can still send. What the rule decides is how late a
+//! rejoining partition's tweets are, which is a wall-clock policy anyway. When everything is idle,
+//! one partition's outlier (a tweet with a future `created_at`) takes every worker to its epoch,
+//! as it took its own worker before; lateness is then measured from there.
 
 use serde::{Deserialize, Serialize};
 

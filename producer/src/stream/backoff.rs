@@ -28,11 +28,15 @@ const RATE_LIMITED_MAX: Duration = Duration::from_secs(15 * 60);
 
 /// A connection that lived this long was healthy: its drop is a fresh start.
 const HEALTHY: Duration = Duration::from_secs(60);
+/// ... and so was one that delivered messages for this long (v2 has no backfill: a stream that
+/// delivers but drops now and then must be back at once).
+const DELIVERING: Duration = Duration::from_secs(5);
 
-/// The delays of consecutive failures; a stream that delivered data starts the count again.
+/// Failed attempts per kind since the last healthy connection. Counts are kept per kind and only
+/// a healthy connection resets them, so alternating kinds of failure still escalate.
 #[derive(Debug, Default)]
 pub struct Backoff {
-    streak: Option<(Failure, u32)>,
+    attempts: [u32; 3],
     /// A drop was retried at once and no connection has been healthy since: a server that
     /// accepts and hangs up again must not get a reconnect loop without pause.
     retried_at_once: bool,
@@ -41,35 +45,33 @@ pub struct Backoff {
 impl Backoff {
     /// The wait before the next attempt after `failure`.
     pub fn failed(&mut self, failure: Failure) -> Duration {
-        let attempt = match self.streak {
-            Some((kind, n)) if kind == failure => n + 1,
-            _ => 1,
-        };
-        self.streak = Some((failure, attempt));
+        let slot = &mut self.attempts[failure as usize];
+        *slot = slot.saturating_add(1);
+        let attempt = *slot;
         let doubled = |first: Duration, max: Duration| {
             first
                 .checked_mul(1 << (attempt - 1).min(16))
                 .map_or(max, |d| d.min(max))
         };
         match failure {
-            Failure::Network => (NETWORK_STEP * attempt).min(NETWORK_MAX),
+            Failure::Network => (NETWORK_STEP * attempt.min(64)).min(NETWORK_MAX),
             Failure::Http => doubled(HTTP_FIRST, HTTP_MAX),
             Failure::RateLimited => doubled(RATE_LIMITED_FIRST, RATE_LIMITED_MAX),
         }
     }
 
-    /// An established stream that delivered data dropped after `lived`: reconnect at once and
-    /// count afresh, unless the last drop was retried at once too and nothing was healthy since;
-    /// then it is a network failure.
-    pub fn dropped(&mut self, lived: Duration) -> Duration {
-        if lived >= HEALTHY {
+    /// An established stream dropped after `lived`, having delivered `messages`: reconnect at
+    /// once and count afresh, unless it was short-lived and the last drop was retried at once
+    /// too; then it is a network failure.
+    pub fn dropped(&mut self, lived: Duration, messages: u64) -> Duration {
+        if lived >= HEALTHY || (messages > 0 && lived >= DELIVERING) {
             self.retried_at_once = false;
         }
         if self.retried_at_once {
             return self.failed(Failure::Network);
         }
         self.retried_at_once = true;
-        self.streak = None;
+        self.attempts = [0; 3];
         Duration::ZERO
     }
 }
@@ -130,22 +132,35 @@ mod tests {
         let mut b = Backoff::default();
         b.failed(Failure::Http);
         b.failed(Failure::Http);
-        assert_eq!(b.dropped(secs(1.0)), Duration::ZERO);
+        assert_eq!(b.dropped(secs(1.0), 1), Duration::ZERO);
         assert_eq!(b.failed(Failure::Http), secs(5.0));
-        assert_eq!(
-            b.failed(Failure::Network),
-            secs(0.25),
-            "a new kind counts afresh"
-        );
+        assert_eq!(b.failed(Failure::Network), secs(0.25), "counted per kind");
     }
 
     #[test]
     fn quick_drops_in_a_row_back_off_until_a_connection_is_healthy() {
         let mut b = Backoff::default();
-        assert_eq!(b.dropped(secs(0.1)), Duration::ZERO);
-        assert_eq!(b.dropped(secs(0.1)), secs(0.25));
-        assert_eq!(b.dropped(secs(0.1)), secs(0.5));
-        assert_eq!(b.dropped(HEALTHY), Duration::ZERO, "healthy again");
-        assert_eq!(b.dropped(secs(2.0)), secs(0.25));
+        assert_eq!(b.dropped(secs(0.1), 1), Duration::ZERO);
+        assert_eq!(b.dropped(secs(0.1), 1), secs(0.25));
+        assert_eq!(b.dropped(secs(0.1), 1), secs(0.5));
+        assert_eq!(b.dropped(HEALTHY, 0), Duration::ZERO, "healthy again");
+        assert_eq!(b.dropped(secs(2.0), 3), secs(0.25));
+        assert_eq!(
+            b.dropped(DELIVERING, 3),
+            Duration::ZERO,
+            "delivered for a while"
+        );
+    }
+
+    #[test]
+    fn kinds_escalate_separately_until_a_healthy_connection() {
+        let mut b = Backoff::default();
+        assert_eq!(b.failed(Failure::RateLimited), secs(60.0));
+        assert_eq!(b.failed(Failure::Network), secs(0.25));
+        assert_eq!(b.failed(Failure::RateLimited), secs(120.0));
+        assert_eq!(b.failed(Failure::Http), secs(5.0));
+        assert_eq!(b.failed(Failure::Http), secs(10.0));
+        b.dropped(HEALTHY, 100);
+        assert_eq!(b.failed(Failure::RateLimited), secs(60.0));
     }
 }

@@ -101,7 +101,7 @@ impl StreamConfig {
     fn url(&self, path: &str) -> Result<reqwest::Url, StreamError> {
         let base = self.base.trim_end_matches('/');
         let bad = |reason: String| StreamError::Base {
-            url: self.base.clone(),
+            url: self.shown_base(),
             reason,
         };
         let url = reqwest::Url::parse(&format!("{base}{path}")).map_err(|e| bad(e.to_string()))?;
@@ -112,6 +112,20 @@ impl StreamConfig {
             return Err(bad("no query or user name, please".to_owned()));
         }
         Ok(url)
+    }
+
+    /// The base for messages: without a user name or password, should one have been given.
+    fn shown_base(&self) -> String {
+        match reqwest::Url::parse(&self.base) {
+            Ok(mut url) if !url.username().is_empty() || url.password().is_some() => {
+                let _ = url.set_username("");
+                let _ = url.set_password(None);
+                format!("{url} (credentials removed)")
+            }
+            Ok(_) => self.base.clone(),
+            Err(_) if self.base.contains('@') => "(an unparsable URL with '@')".to_owned(),
+            Err(_) => self.base.clone(),
+        }
     }
 
     fn stream_url(&self) -> Result<reqwest::Url, StreamError> {
@@ -167,7 +181,11 @@ enum End {
     Stopped,
     /// The server closed the body, a read failed, or X asked us to reconnect.
     Dropped(String),
+    /// X said there are too many connections (a v2 in-band `ConnectionException`).
+    RateLimited(String),
     Stalled,
+    /// X closed the stream for a reason reconnecting cannot fix.
+    Fatal(StreamError),
 }
 
 /// Resolves once `stop` is set; the binary's signal handlers set it.
@@ -177,13 +195,19 @@ async fn stopped(stop: &AtomicBool) {
     }
 }
 
+/// Rules requests are small: anything slower than this is a dead connection.
+const RULES_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// An error body is read up to here, for its message; X's are a few hundred bytes.
+const ERROR_BODY_BYTES: usize = 64 << 10;
+
 /// Syncs the v2 rules with `--track` (only reports with `dry_run`).
 pub async fn sync_rules(
     config: &StreamConfig,
     bearer: &Secret,
     dry_run: bool,
 ) -> Result<RulePlan, StreamError> {
-    let client = http_client(config)?;
+    let client = http_client(config, Some(RULES_TIMEOUT))?;
     let url = config.url("/2/tweets/search/stream/rules")?;
     RulesApi {
         client: &client,
@@ -194,30 +218,63 @@ pub async fn sync_rules(
     .await
 }
 
-fn http_client(config: &StreamConfig) -> Result<reqwest::Client, StreamError> {
-    reqwest::Client::builder()
+/// `timeout` bounds whole requests; the stream's client has none (it reads for weeks) and relies
+/// on its own waits instead: for the response head, and between chunks (the stall timeout).
+fn http_client(
+    config: &StreamConfig,
+    timeout: Option<Duration>,
+) -> Result<reqwest::Client, StreamError> {
+    let mut builder = reqwest::Client::builder()
         .connect_timeout(config.connect_timeout)
-        .user_agent(concat!("tweetflow/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| StreamError::Base {
-            url: config.base.clone(),
-            reason: format!("cannot build an HTTP client: {e}"),
-        })
+        // A peer that vanished without a FIN is noticed by the OS, not only by the stall timer.
+        .tcp_keepalive(Duration::from_secs(30))
+        .user_agent(concat!("tweetflow/", env!("CARGO_PKG_VERSION")));
+    if let Some(timeout) = timeout {
+        builder = builder.timeout(timeout);
+    }
+    builder.build().map_err(|e| StreamError::Base {
+        url: config.shown_base(),
+        reason: format!("cannot build an HTTP client: {e}"),
+    })
+}
+
+/// The start of an error response's body, read while listening for `stop` and within `limit`.
+async fn error_body(
+    response: &mut reqwest::Response,
+    stop: &AtomicBool,
+    limit: Duration,
+) -> String {
+    let mut body = Vec::new();
+    let read = async {
+        while body.len() < ERROR_BODY_BYTES {
+            match response.chunk().await {
+                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                _ => break,
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::time::timeout(limit, read) => {}
+        () = stopped(stop) => {}
+    }
+    body.truncate(ERROR_BODY_BYTES);
+    String::from_utf8_lossy(&body).into_owned()
 }
 
 /// Streams until `stop` is set or a fatal error (credentials refused, a request X will never
-/// accept, the sink failing). Rules are expected in place already (see [`sync_rules`]).
+/// accept, the sink failing), counting into `stats` — which the caller keeps either way, so a
+/// summary survives a fatal error. Rules are expected in place already (see [`sync_rules`]).
 pub async fn run(
     config: &StreamConfig,
     auth: &Auth,
     sink: &mut dyn MessageSink,
     stop: &AtomicBool,
     sleeper: &impl Sleep,
-) -> Result<StreamStats, StreamError> {
-    let client = http_client(config)?;
+    stats: &mut StreamStats,
+) -> Result<(), StreamError> {
+    let client = http_client(config, None)?;
     let url = config.stream_url()?;
     let api = config.api.name();
-    let mut stats = StreamStats::default();
     let mut backoff = Backoff::default();
     let mut framer = Framer::default();
     let mut delay = Duration::ZERO;
@@ -234,7 +291,7 @@ pub async fn run(
             }
         }
         if stop.load(Ordering::Relaxed) {
-            return Ok(stats);
+            return Ok(());
         }
         let request = match (config.api, auth) {
             (Api::V2, Auth::Bearer(token)) => client.get(url.clone()).bearer_auth(token.expose()),
@@ -253,22 +310,33 @@ pub async fn run(
             }
             _ => unreachable!("Auth::for_api gives each API its credentials"),
         };
+        // A server (or proxy) that accepts and never answers must not hold the stream forever.
         let sent = tokio::select! {
-            sent = request.send() => sent,
-            () = stopped(stop) => return Ok(stats),
+            sent = tokio::time::timeout(config.stall_timeout, request.send()) => sent,
+            () = stopped(stop) => return Ok(()),
         };
-        let response = match sent {
-            Ok(response) => response,
-            Err(e) => {
+        let mut response = match sent {
+            Ok(Ok(response)) => response,
+            Ok(Err(e)) => {
                 stats.network_failures += 1;
                 delay = backoff.failed(Failure::Network);
                 tracing::warn!(api, error = %e.without_url(), "cannot connect");
                 continue;
             }
+            Err(_) => {
+                stats.network_failures += 1;
+                delay = backoff.failed(Failure::Network);
+                tracing::warn!(
+                    api,
+                    timeout_s = config.stall_timeout.as_secs_f64(),
+                    "no response"
+                );
+                continue;
+            }
         };
         let status = response.status().as_u16();
         if status != 200 {
-            let body = response.text().await.unwrap_or_default();
+            let body = error_body(&mut response, stop, config.stall_timeout).await;
             let said = detail(&body);
             let failure = match status {
                 401 | 403 => return Err(StreamError::unauthorized(status, &auth.check(), &body)),
@@ -300,12 +368,14 @@ pub async fn run(
         let mut read = Connection {
             api,
             connection,
+            auth,
             limit_track: 0,
             any_bytes: false,
-            reconnect: None,
+            messages: 0,
+            end: None,
         };
         let end = read
-            .read(response, config, &mut framer, &mut stats, sink, stop)
+            .read(response, config, &mut framer, stats, sink, stop)
             .await?;
         if let Some(partial) = framer.cut_off() {
             stats.cut_off += 1;
@@ -319,8 +389,20 @@ pub async fn run(
             sink.message(&partial, &position)
                 .map_err(StreamError::Sink)?;
         }
+        let lived = opened.elapsed();
         delay = match end {
-            End::Stopped => return Ok(stats),
+            End::Stopped => return Ok(()),
+            End::Fatal(error) => return Err(error),
+            End::RateLimited(why) => {
+                stats.rate_limited += 1;
+                tracing::warn!(api, connection, %why, "too many connections");
+                backoff.failed(Failure::RateLimited)
+            }
+            End::Stalled | End::Dropped(_) if !read.any_bytes => {
+                stats.network_failures += 1;
+                tracing::warn!(api, connection, "the stream ended before sending anything");
+                backoff.failed(Failure::Network)
+            }
             End::Stalled => {
                 stats.stalls += 1;
                 tracing::warn!(
@@ -329,37 +411,30 @@ pub async fn run(
                     timeout_s = config.stall_timeout.as_secs_f64(),
                     "no data, not even keep-alives: reconnecting"
                 );
-                if read.any_bytes {
-                    backoff.dropped(opened.elapsed())
-                } else {
-                    backoff.failed(Failure::Network)
-                }
+                backoff.dropped(lived, read.messages)
             }
             End::Dropped(why) => {
                 tracing::warn!(api, connection, %why, "stream ended");
-                if read.any_bytes {
-                    backoff.dropped(opened.elapsed())
-                } else {
-                    stats.network_failures += 1;
-                    backoff.failed(Failure::Network)
-                }
+                backoff.dropped(lived, read.messages)
             }
         };
     }
 }
 
 /// The state of one connection.
-struct Connection {
+struct Connection<'a> {
     api: &'static str,
     connection: u64,
+    auth: &'a Auth,
     /// v1.1's `limit.track` counts since the connection opened: only increases are new.
     limit_track: u64,
     any_bytes: bool,
-    /// Set when a message asks us to reconnect (a v2 operational disconnect).
-    reconnect: Option<String>,
+    messages: u64,
+    /// Set when a message ends the connection (a disconnect notice, an in-band error).
+    end: Option<End>,
 }
 
-impl Connection {
+impl Connection<'_> {
     async fn read(
         &mut self,
         mut response: reqwest::Response,
@@ -384,8 +459,8 @@ impl Connection {
             framer
                 .push(&bytes, |frame| self.frame(frame, stats, sink))
                 .map_err(StreamError::Sink)?;
-            if let Some(why) = self.reconnect.take() {
-                return Ok(End::Dropped(why));
+            if let Some(end) = self.end.take() {
+                return Ok(end);
             }
             if stop.load(Ordering::Relaxed) {
                 return Ok(End::Stopped);
@@ -416,6 +491,7 @@ impl Connection {
             Frame::Message(message) => message,
         };
         stats.messages += 1;
+        self.messages += 1;
         self.inspect(message, stats);
         let position = format!(
             "{} connection {}, message {}",
@@ -448,42 +524,73 @@ impl Connection {
                 ..
             } => {
                 stats.disconnect_notices += 1;
-                let notice = json_field(message, "disconnect");
+                let notice = json_value(message, "disconnect");
                 tracing::warn!(api = self.api, %notice, "disconnect notice: X is closing the stream");
-                self.reconnect = Some(format!("disconnect notice {notice}"));
+                self.end = Some(self.disconnect(&notice));
             }
             Message::Notice {
                 kind: NoticeKind::Warning,
                 ..
             } => {
-                let warning = json_field(message, "warning");
+                let warning = json_value(message, "warning");
                 tracing::warn!(api = self.api, %warning, "warning from X");
             }
             Message::Rejected(_) => {
                 // v2 sends problems as `{"errors": [...]}` objects in the stream.
-                let Ok(value) = serde_json::from_slice::<serde_json::Value>(message) else {
-                    return;
-                };
-                let Some(errors) = value.get("errors").and_then(|e| e.as_array()) else {
+                let errors = json_value(message, "errors");
+                let Some(errors) = errors.as_array() else {
                     return;
                 };
                 stats.in_band_errors += 1;
                 for error in errors {
-                    let title = error.get("title").and_then(|t| t.as_str()).unwrap_or("");
                     tracing::warn!(api = self.api, %error, "error in the stream");
-                    if title.contains("disconnect") || error.get("disconnect_type").is_some() {
-                        self.reconnect = Some(format!("X: {title}"));
+                    let text = |k: &str| error.get(k).and_then(|v| v.as_str()).unwrap_or("");
+                    let title = text("title");
+                    if title == "ConnectionException"
+                        || text("connection_issue") == "TooManyConnections"
+                    {
+                        self.end =
+                            Some(End::RateLimited(format!("X: {title}: {}", text("detail"))));
+                    } else if title.contains("disconnect") || error.get("disconnect_type").is_some()
+                    {
+                        self.end.get_or_insert(End::Dropped(format!("X: {title}")));
                     }
                 }
             }
             _ => {}
         }
     }
+
+    /// v1.1's disconnect codes: most mean "reconnect"; a few mean reconnecting cannot help.
+    fn disconnect(&self, notice: &serde_json::Value) -> End {
+        let code = notice.get("code").and_then(|c| c.as_u64()).unwrap_or(0);
+        let reason = notice
+            .get("reason")
+            .and_then(|r| r.as_str())
+            .unwrap_or("")
+            .to_owned();
+        match code {
+            // Duplicate stream, admin logout: another client streams with these credentials;
+            // reconnecting would only knock it off in turn.
+            2 | 7 => End::Fatal(StreamError::Closed {
+                code,
+                reason,
+                hint: "another client is streaming with the same credentials; stop one of them",
+            }),
+            // Token revoked.
+            6 => End::Fatal(StreamError::Unauthorized {
+                status: 401,
+                check: self.auth.check(),
+                detail: format!("disconnect code {code}: {reason}"),
+            }),
+            _ => End::Dropped(format!("disconnect notice {code}: {reason}")),
+        }
+    }
 }
 
-fn json_field(message: &[u8], key: &str) -> String {
+fn json_value(message: &[u8], key: &str) -> serde_json::Value {
     serde_json::from_slice::<serde_json::Value>(message)
         .ok()
-        .and_then(|v| v.get(key).map(|v| v.to_string()))
+        .and_then(|mut v| v.get_mut(key).map(serde_json::Value::take))
         .unwrap_or_default()
 }

@@ -65,8 +65,15 @@ pub fn load_dotenv() {
     match dotenvy::dotenv() {
         Ok(path) => tracing::info!(path = %path.display(), "read credentials file"),
         Err(e) if e.not_found() => {}
-        // The error names the line, never its value.
-        Err(e) => tracing::warn!(error = %e, "cannot read .env"),
+        // dotenvy's own message quotes the offending line — a secret, most likely: say where only.
+        Err(dotenvy::Error::LineParse(_, index)) => {
+            tracing::warn!(
+                at_character = index,
+                "cannot parse .env; nothing from the bad line on is read"
+            )
+        }
+        Err(dotenvy::Error::Io(e)) => tracing::warn!(error = %e, "cannot read .env"),
+        Err(_) => tracing::warn!("cannot read .env"),
     }
 }
 

@@ -25,6 +25,13 @@ pub enum StreamError {
         status: u16,
         detail: String,
     },
+    /// A v1.1 disconnect notice that reconnecting cannot fix.
+    #[error("X closed the stream (disconnect code {code}: {reason}): {hint}")]
+    Closed {
+        code: u64,
+        reason: String,
+        hint: &'static str,
+    },
     #[error("stream rules: {0}")]
     Rules(String),
     #[error("cannot reach {url}: {source}")]
