@@ -71,7 +71,16 @@ impl KafkaInput {
             .set(
                 "receive.message.max.bytes",
                 (2 * MAX_MESSAGE_BYTES + 1024).to_string(),
-            );
+            )
+            // librdkafka pre-fetches until a partition's queue holds queued.min.messages (100k by
+            // default: 360 MB of tweets) and then pauses fetching for fetch.queue.backoff.ms
+            // (1 s). A worker drains its queues well within that second and then starves: a
+            // 1-worker bounded run spent ~45 % of its time parked. A smaller queue, refilled
+            // within milliseconds, gave 1.9x the rate (2 workers: 2.9x) at a quarter of the memory
+            // (scripts/bench.sh; README, Performance).
+            .set("queued.min.messages", "5000")
+            .set("queued.max.messages.kbytes", "8192")
+            .set("fetch.queue.backoff.ms", "5");
         for (key, value) in &self.properties {
             config.set(key, value);
         }
