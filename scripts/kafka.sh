@@ -154,28 +154,26 @@ strays() {
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# One log4j2 configuration: LEVEL, FILE (under kafka.logs.dir), and what it is for.
+log_config() {
+  cat <<LOG
+# Written by scripts/kafka.sh: $3
+rootLogger.level = $1
+rootLogger.appenderRef.file.ref = file
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = \${sys:kafka.logs.dir}/$2
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+LOG
+}
+
 # Logging for the brokers and the tools, and the admin client settings of the readiness probe.
 write_logging() {
-  cat >"$data/log4j2.properties" <<'LOG'
-# Written by scripts/kafka.sh: each broker logs to broker.log in its node directory.
-rootLogger.level = INFO
-rootLogger.appenderRef.file.ref = file
-appender.file.type = File
-appender.file.name = file
-appender.file.fileName = ${sys:kafka.logs.dir}/broker.log
-appender.file.layout.type = PatternLayout
-appender.file.layout.pattern = [%d] %p %m (%c)%n
-LOG
-  cat >"$data/log4j2-tools.properties" <<'LOG'
-# Written by scripts/kafka.sh: command-line tools log warnings to tools.log.
-rootLogger.level = WARN
-rootLogger.appenderRef.file.ref = file
-appender.file.type = File
-appender.file.name = file
-appender.file.fileName = ${sys:kafka.logs.dir}/tools.log
-appender.file.layout.type = PatternLayout
-appender.file.layout.pattern = [%d] %p %m (%c)%n
-LOG
+  log_config INFO broker.log "each broker logs to broker.log in its node directory." \
+    >"$data/log4j2.properties"
+  log_config WARN tools.log "command-line tools log warnings to tools.log." \
+    >"$data/log4j2-tools.properties"
   # Bounds each probe: the admin client's defaults wait a minute for a broker that is not there.
   printf 'request.timeout.ms=5000\ndefault.api.timeout.ms=10000\n' >"$data/admin.properties"
 }

@@ -86,12 +86,16 @@ impl Run {
     }
 }
 
-/// Streams until the sink has seen `until` messages (then stops, as a signal would), or errors.
-fn stream(config: &StreamConfig, auth: &Auth, until: usize) -> Run {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+/// Streams until the sink has seen `until` messages (then stops, as a signal would), or errors.
+fn stream(config: &StreamConfig, auth: &Auth, until: usize) -> Run {
+    let runtime = runtime();
     let stop = AtomicBool::new(false);
     let clock = Clock::default();
     let mut seen = Vec::new();
@@ -205,10 +209,7 @@ fn v2_rules_follow_track_and_leave_foreign_rules_alone() {
     let Auth::Bearer(token) = bearer() else {
         unreachable!()
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
 
     let plan = runtime
         .block_on(stream::sync_rules(&config, &token, true))
@@ -623,10 +624,7 @@ fn a_server_that_never_answers_or_never_finishes_an_error_is_given_up_on() {
         std::thread::sleep(Duration::from_secs(3));
     });
     let started = std::time::Instant::now();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     let stop = AtomicBool::new(false);
     let clock = Clock::default();
     let mut counted = StreamStats::default();
