@@ -7,18 +7,24 @@
 //!                  │ that holds it, − at the first that does not
 //!                  └──(dead letters, counters)──────────────────────────────────────────────────────▶ WriteReports
 //! ```
+//!
+//! The library takes a typed [`Config`]; the flags of the `tweet-dataflow` binary live with it
+//! (`src/main.rs`, `src/cli.rs`).
 
 mod aggregate;
+pub mod cluster;
 pub mod config;
 mod run;
+mod shutdown;
 mod sink;
 mod source;
 pub mod stats;
 mod topn;
 pub mod window;
 
-pub use config::{Args, Config, ConfigError, Format, Output};
+pub use config::{Cluster, Config, Format, Input, Output, OutputTopic};
 pub use run::{RunError, Summary, run};
-pub use sink::{Entry, WindowRecord};
-pub use source::{Split, plan_splits};
+pub use shutdown::Shutdown;
+pub use source::kafka::{KafkaInput, Start};
 pub use stats::Stats;
+pub use window::Windows;

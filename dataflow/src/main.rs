@@ -1,26 +1,29 @@
 //! `tweet-dataflow`: parse flags, run, report. Exit codes: 0 done, 1 failure, 2 bad flags.
 
+mod cli;
+
 use std::process::ExitCode;
 
 use clap::Parser;
-use tweet_dataflow::{Args, Config, run};
+use tweet_dataflow::{Shutdown, run};
 
 fn main() -> ExitCode {
+    let args = cli::Args::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "tweet_dataflow=info".into()),
+                .unwrap_or_else(|_| "tweet_dataflow=info,tweetflow_kafka=info".into()),
         )
         .init();
-    let config = match Config::try_from(Args::parse()) {
+    let config = match args.into_config() {
         Ok(config) => config,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {e:#}");
             return ExitCode::from(2);
         }
     };
-    match run(config) {
+    match run(config, Shutdown::new()) {
         Ok(Some(summary)) => {
             eprintln!(
                 "tweet-dataflow: {}; {} windows written, {} dead letters",
@@ -37,6 +40,8 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(None) => ExitCode::SUCCESS,
+        // A closed pipe (`| head`) means the reader has all it wants, as for ripgrep.
+        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {:#}", anyhow::Error::new(e));
             ExitCode::FAILURE

@@ -1,28 +1,31 @@
-//! The driver: plans the input, sets up the sinks on process 0, builds the dataflow on every
-//! worker and runs it to completion.
+//! The driver: plans the input, connects the cluster, sets up the sinks on process 0, builds the
+//! dataflow on every worker and runs it to completion (or until it is asked to stop).
 
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, BufWriter};
 use std::path::PathBuf;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use differential_dataflow::AsCollection;
 use serde::Serialize;
 use thiserror::Error;
 use timely::{CommunicationConfig, WorkerConfig};
+use tweetflow_kafka::ClientError;
 
-use crate::config::Input;
-use crate::config::{Config, Format, Output};
+use crate::cluster::{self, ClusterError};
+use crate::config::{Config, Format, Input, Output};
+use crate::shutdown::Shutdown;
 use crate::sink::dead_letter::{Reported, write_reports};
 use crate::sink::kafka::{Both, KafkaRecords};
 use crate::sink::record::{JsonLines, RecordWriter, Table};
 use crate::sink::windows::{Written, write_windows};
 use crate::source::file::{self, InputError, Split};
-use crate::source::ingest::ingest;
-use crate::source::kafka::{KafkaInput, KafkaSourceError};
-use crate::source::{Broken, Partition};
+use crate::source::ingest::{Rules, ingest};
+use crate::source::kafka::{Joining, KafkaInput, KafkaSourceError};
+use crate::source::{Broken, Discover, Partition};
 use crate::stats::Stats;
 use crate::topn::TopN;
 
@@ -32,6 +35,10 @@ pub enum RunError {
     Input(#[from] InputError),
     #[error(transparent)]
     Kafka(#[from] KafkaSourceError),
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    #[error("output topic {topic}: {source}")]
+    OutputTopic { topic: String, source: ClientError },
     #[error("cannot create {what} {path}: {source}")]
     Create {
         what: &'static str,
@@ -43,12 +50,17 @@ pub enum RunError {
         what: &'static str,
         source: io::Error,
     },
-    #[error("writing {0}")]
-    Sink(String),
     #[error("cannot separate results from timely's messages on standard output: {0}")]
     Stdout(io::Error),
     #[error("timely: {0}")]
     Timely(String),
+}
+
+impl RunError {
+    /// Standard output was closed by its reader (`| head`): the reader has what it wants.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, RunError::Write { source, .. } if source.kind() == io::ErrorKind::BrokenPipe)
+    }
 }
 
 /// The end-of-run summary (process 0 only): the counters of every worker, and what was written.
@@ -65,15 +77,15 @@ pub struct Summary {
 enum Plan {
     /// Splits per worker.
     Files(Vec<Vec<Split>>),
-    /// The topic and its partition count.
-    Kafka(KafkaInput, usize),
+    /// The topic, its partition count at start, and the cell partition discovery updates.
+    Kafka(KafkaInput, usize, Option<Arc<AtomicUsize>>),
 }
 
 impl Plan {
     fn open(&self, worker: usize, peers: usize) -> Vec<Box<dyn Partition>> {
         match self {
             Plan::Files(splits) => splits[worker].iter().map(file::open).collect(),
-            Plan::Kafka(kafka, count) => {
+            Plan::Kafka(kafka, count, _) => {
                 let owned: Vec<i32> = (0..*count)
                     .filter(|p| p % peers == worker)
                     .map(|p| p as i32)
@@ -86,6 +98,19 @@ impl Plan {
                     })]
                 })
             }
+        }
+    }
+
+    fn joining(&self, worker: usize, peers: usize) -> Option<Box<dyn Discover>> {
+        match self {
+            Plan::Kafka(kafka, known, Some(count)) => Some(Box::new(Joining::new(
+                kafka.clone(),
+                count.clone(),
+                *known,
+                worker,
+                peers,
+            ))),
+            _ => None,
         }
     }
 }
@@ -133,44 +158,57 @@ fn open_output(
         }
     };
     Ok(match (&config.output_topic, &config.input) {
-        (Some(topic), Input::Kafka(kafka)) => {
-            let records = KafkaRecords::connect(&kafka.brokers, topic, &kafka.properties)
-                .map_err(|e| RunError::Sink(format!("output topic {topic}: {e}")))?;
+        (Some(out), Input::Kafka(kafka)) => {
+            let records = KafkaRecords::connect(&kafka.brokers, &out.topic, &out.properties)
+                .map_err(|source| RunError::OutputTopic {
+                    topic: out.topic.clone(),
+                    source,
+                })?;
             Box::new(Both(primary, Box::new(records)))
         }
         _ => primary,
     })
 }
 
-fn timely_config(config: &Config) -> timely::Config {
-    let cluster = &config.cluster;
-    let communication = if cluster.processes > 1 {
-        CommunicationConfig::Cluster {
-            threads: cluster.workers,
-            process: cluster.process,
-            addresses: cluster.addresses.clone(),
-            report: false,
-            zerocopy: false,
-        }
-    } else if cluster.workers > 1 {
-        CommunicationConfig::Process(cluster.workers)
-    } else {
-        CommunicationConfig::Thread
+/// What every process of a cluster must agree on, as text for the connection handshake: the
+/// input (not the brokers' addresses or client properties, which may differ per machine), the
+/// windows and the rules.
+fn job(config: &Config) -> String {
+    let input = match &config.input {
+        Input::Files(paths) => format!("files {paths:?}"),
+        Input::Kafka(k) => format!("kafka {} {:?} bounded {}", k.topic, k.start, k.bounded),
     };
-    timely::Config {
-        communication,
-        worker: WorkerConfig::default(),
-    }
+    format!(
+        "{input}; {:?}; lateness {}; max future {}; top {}; idle {:?}",
+        config.windows, config.lateness_ms, config.max_future_ms, config.top, config.idle_timeout
+    )
 }
 
-/// Runs the job to the end of its input. Returns the summary on process 0, `None` elsewhere.
-pub fn run(config: Config) -> Result<Option<Summary>, RunError> {
-    let peers = config.cluster.workers * config.cluster.processes;
-    // Everything that can fail up front does, on every process, before timely connects.
+/// Runs the job to the end of its input, or until `shutdown` is requested. Returns the summary on
+/// process 0, `None` elsewhere.
+pub fn run(config: Config, shutdown: Shutdown) -> Result<Option<Summary>, RunError> {
+    let peers = config.cluster.peers();
+    // Everything that can fail up front does, on every process, before the cluster connects.
+    let watching = Arc::new(AtomicBool::new(false));
     let plan = Arc::new(match &config.input {
         Input::Files(paths) => Plan::Files(file::plan_splits(paths, peers)?),
-        Input::Kafka(kafka) => Plan::Kafka(kafka.clone(), kafka.partition_count()?),
+        Input::Kafka(kafka) => {
+            let count = kafka.partition_count()?;
+            let growth = match kafka.bounded {
+                true => None,
+                false => Some(kafka.watch_partitions(count, watching.clone())?),
+            };
+            Plan::Kafka(kafka.clone(), count, growth)
+        }
     });
+    // Stops the watcher however this function returns.
+    struct StopOnDrop(Arc<AtomicBool>);
+    impl Drop for StopOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+    let _watching = StopOnDrop(watching);
     let leader = config.cluster.process == 0;
     let results = if config.cluster.processes > 1 {
         Some(separate_stdout()?)
@@ -194,55 +232,75 @@ pub fn run(config: Config) -> Result<Option<Summary>, RunError> {
         "starting"
     );
 
-    let (windows, lateness_ms, top) = (config.windows, config.lateness_ms, config.top);
-    let idle_timeout = config.idle_timeout;
-    let guards = timely::execute(timely_config(&config), move |worker| {
-        let index = worker.index();
-        let writer = if index == 0 {
-            output.lock().expect("not poisoned").take()
-        } else {
-            None
+    let (builders, others) = if config.cluster.processes > 1 {
+        cluster::connect(&config.cluster, cluster::job_fingerprint(&job(&config)))?
+    } else {
+        let communication = match config.cluster.workers {
+            1 => CommunicationConfig::Thread,
+            n => CommunicationConfig::Process(n),
         };
-        let letters = if index == 0 {
-            dead_letter.lock().expect("not poisoned").take()
-        } else {
-            None
-        };
-        let written = Rc::new(RefCell::new(Written::default()));
-        let reported = Rc::new(RefCell::new(Reported::default()));
-        let plan = plan.clone();
-
-        worker.dataflow::<u64, _, _>(|scope| {
-            let partitions = plan.open(index, peers);
-            let (updates, reports) = ingest(scope, partitions, windows, lateness_ms, idle_timeout);
-            let top_n = updates.as_collection().top_n(top);
-            write_windows(
-                top_n.inner,
-                windows,
-                writer.map(|w| w as Box<dyn RecordWriter>),
-                written.clone(),
-            );
-            write_reports(reports, letters, reported.clone());
-        });
-        while worker.has_dataflows() {
-            worker.step_or_park(None);
-        }
-
-        (index == 0).then(|| {
-            let written = written.take();
-            let reported = reported.take();
-            let error = written
-                .error
-                .map(|e| ("window records", e))
-                .or(reported.error.map(|e| ("dead letters", e)))
-                .map(|(what, e)| format!("{what}: {e}"));
-            let summary = Summary {
-                stats: reported.stats,
-                windows: written.windows,
-                dead_letters: reported.dead_letters,
+        communication.try_build().map_err(RunError::Timely)?
+    };
+    let rules = Rules {
+        windows: config.windows,
+        lateness_ms: config.lateness_ms,
+        max_future_ms: config.max_future_ms,
+        idle_timeout: config.idle_timeout,
+        discovering: matches!(*plan, Plan::Kafka(_, _, Some(_))),
+    };
+    let (windows, top) = (config.windows, config.top);
+    let guards = timely::execute::execute_from(builders, others, WorkerConfig::default(), {
+        let shutdown = shutdown.clone();
+        move |worker| {
+            let index = worker.index();
+            let writer = if index == 0 {
+                output.lock().expect("not poisoned").take()
+            } else {
+                None
             };
-            (summary, error)
-        })
+            let letters = if index == 0 {
+                dead_letter.lock().expect("not poisoned").take()
+            } else {
+                None
+            };
+            let written = Rc::new(RefCell::new(Written::default()));
+            let reported = Rc::new(RefCell::new(Reported::default()));
+            let plan = plan.clone();
+
+            worker.dataflow::<u64, _, _>(|scope| {
+                let partitions = plan.open(index, peers);
+                let joining = plan.joining(index, peers);
+                let (updates, reports) =
+                    ingest(scope, partitions, joining, rules, shutdown.clone());
+                let top_n = updates.as_collection().top_n(top);
+                write_windows(
+                    top_n.inner,
+                    windows,
+                    writer.map(|w| w as Box<dyn RecordWriter>),
+                    written.clone(),
+                    shutdown.clone(),
+                );
+                write_reports(reports, letters, reported.clone(), shutdown.clone());
+            });
+            while worker.has_dataflows() {
+                worker.step_or_park(None);
+            }
+
+            (index == 0).then(|| {
+                let written = written.take();
+                let reported = reported.take();
+                let error = written
+                    .error
+                    .map(|e| ("window records", e))
+                    .or(reported.error.map(|e| ("dead letters", e)));
+                let summary = Summary {
+                    stats: reported.stats,
+                    windows: written.windows,
+                    dead_letters: reported.dead_letters,
+                };
+                (summary, error)
+            })
+        }
     })
     .map_err(RunError::Timely)?;
 
@@ -250,9 +308,7 @@ pub fn run(config: Config) -> Result<Option<Summary>, RunError> {
     for result in guards.join() {
         match result.map_err(RunError::Timely)? {
             Some((s, None)) => summary = Some(s),
-            Some((_, Some(error))) => {
-                return Err(RunError::Sink(error));
-            }
+            Some((_, Some((what, source)))) => return Err(RunError::Write { what, source }),
             None => {}
         }
     }

@@ -8,7 +8,7 @@
 
 use proptest::prelude::*;
 use serde_json::json;
-use tweet_dataflow::{Args, Config, run};
+use tweet_dataflow::{Cluster, Config, Output, Shutdown, Windows, run};
 use tweetflow_tests::reference::{self, Params};
 use tweetflow_tests::util::lines;
 
@@ -125,22 +125,22 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let chunk = lines_in.len().div_ceil(files);
         let mut partitions = Vec::new();
-        let mut argv: Vec<String> = vec!["tweet-dataflow".into()];
+        let mut inputs = Vec::new();
         for (f, part) in lines_in.chunks(chunk).enumerate() {
             let path = dir.path().join(format!("in{f}.jsonl"));
             std::fs::write(&path, part.join("\n") + "\n").unwrap();
             partitions.push(part.iter().map(|l| l.as_bytes().to_vec()).collect::<Vec<_>>());
-            argv.extend(["--input".into(), path.display().to_string()]);
+            inputs.push(path);
         }
         let out = dir.path().join("out.jsonl");
-        argv.extend([
-            "--batch".into(), format!("{batch}ms"), "--window".into(), format!("{window}ms"),
-            "--slide".into(), format!("{slide}ms"), "--lateness".into(), format!("{lateness}ms"),
-            "--top".into(), top.to_string(), "-w".into(), workers.to_string(),
-            "--output".into(), out.display().to_string(),
-        ]);
-        let config = Config::try_from(<Args as clap::Parser>::try_parse_from(&argv).unwrap()).unwrap();
-        let summary = run(config).unwrap().expect("process 0 has the summary");
+        let config = Config {
+            windows: Windows::new(batch, window, slide).unwrap(),
+            lateness_ms: lateness,
+            top,
+            cluster: Cluster::local(workers),
+            ..Config::files(inputs, Output::File(out.clone()))
+        };
+        let summary = run(config, Shutdown::new()).unwrap().expect("process 0 has the summary");
 
         let params = Params { batch_ms: batch, window_ms: window, slide_ms: slide, top, lateness_ms: lateness };
         let (want, counts) = reference::run_lines(&partitions, params);

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use crate::lenient::{Int, IntOrStr, Obj};
 use crate::message::{Api, Message, NoticeKind, Tweet};
 use crate::schema::{Named, Top, V1Retweeted, V2Data, V2Includes};
-use crate::time;
+use crate::time::{self, Horizon};
 use crate::validate;
 
 /// The JSON parser behind [`classify_with`]; both are kept so the benchmark can compare them.
@@ -18,6 +18,18 @@ pub enum Backend {
 /// Classifies one message with the fastest backend (see `benches/parse.rs` and the README).
 pub fn classify(message: &[u8]) -> Message<'_> {
     classify_with(Backend::SonicRs, message)
+}
+
+/// The reason of a tweet rejected by [`classify_read`].
+pub const FUTURE: &str = "event time in the future";
+
+/// [`classify`] for a message being read now: a tweet whose event time lies beyond `horizon` is
+/// rejected (CONTRACT section 2). Both binaries read through this, so they reject alike.
+pub fn classify_read(message: &[u8], horizon: Horizon) -> Message<'_> {
+    match classify(message) {
+        Message::Tweet(tweet) if horizon.is_future(tweet.event_ms) => Message::Rejected(FUTURE),
+        other => other,
+    }
 }
 
 pub fn classify_with(backend: Backend, message: &[u8]) -> Message<'_> {

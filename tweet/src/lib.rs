@@ -4,11 +4,14 @@
 //! through [`classify`], so that the two can never disagree about what a message is.
 
 mod classify;
+pub mod dead_letter;
+pub mod input;
 mod lenient;
 mod message;
 mod schema;
 pub mod time;
 mod validate;
 
-pub use classify::{Backend, classify, classify_with};
+pub use classify::{Backend, FUTURE, classify, classify_read, classify_with};
+pub use dead_letter::{Class, DeadLetter};
 pub use message::{Api, Message, NoticeKind, Tweet};

@@ -6,6 +6,35 @@ use chrono::{DateTime, SecondsFormat, Utc};
 /// treated as invalid and the tweet is rejected, as are times before 1970.
 pub const MAX_EVENT_MS: u64 = 253_402_300_799_999;
 
+/// How far after the wall clock an event time may be, by default (CONTRACT section 2: no genuine
+/// tweet comes from the future; one that claims to would make its partition's later tweets late).
+pub const DEFAULT_MAX_FUTURE_MS: u64 = 3_600_000;
+
+/// The wall clock and how far ahead of it an event time may be, when a message is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Horizon {
+    pub now_ms: u64,
+    pub max_future_ms: u64,
+}
+
+impl Horizon {
+    /// The horizon at this instant.
+    pub fn now(max_future_ms: u64) -> Horizon {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        Horizon {
+            now_ms,
+            max_future_ms,
+        }
+    }
+
+    /// Whether an event time lies beyond the horizon.
+    pub fn is_future(&self, event_ms: u64) -> bool {
+        event_ms > self.now_ms.saturating_add(self.max_future_ms)
+    }
+}
+
 /// Twitter's v1.1 `created_at`, e.g. `Sun Dec 04 02:07:40 +0000 2016`.
 pub fn parse_twitter_date(s: &str) -> Option<u64> {
     let t = DateTime::parse_from_str(s, "%a %b %d %H:%M:%S %z %Y").ok()?;
@@ -60,9 +89,9 @@ pub fn in_range(ms: i64) -> Option<u64> {
 }
 
 /// RFC 3339 in UTC with `Z`, milliseconds only when they are not zero (CONTRACT section 4).
-/// Signed, because the first windows of a stream near 1970 start before it; a window holding the
-/// last tweets of year 9999 ends in year 10000, which is printed as chrono (and RFC 3339's
-/// extension) does, `+10000-01-01T00:00:00Z`.
+/// Signed, because the first windows of a stream near 1970 start before it. Callers keep bounds at
+/// or before [`MAX_EVENT_MS`] (the dataflow rejects tweets whose windows would end later); beyond
+/// it chrono would print the extended form `+10000-01-01T00:00:00Z`, which RFC 3339 does not allow.
 pub fn format_rfc3339(ms: i64) -> String {
     // Event times and durations are bounded by MAX_EVENT_MS, so window bounds stay far inside
     // chrono's range (±262,000 years).
@@ -127,6 +156,22 @@ mod tests {
         assert_eq!(parse_digits("12a"), None);
         assert_eq!(parse_digits(""), None);
         assert_eq!(parse_digits("99999999999999999999"), None);
+    }
+
+    #[test]
+    fn horizon() {
+        let h = Horizon {
+            now_ms: 1_000,
+            max_future_ms: 500,
+        };
+        assert!(!h.is_future(1_500));
+        assert!(h.is_future(1_501));
+        let wide = Horizon {
+            now_ms: u64::MAX - 1,
+            max_future_ms: 10,
+        };
+        assert!(!wide.is_future(u64::MAX), "saturates instead of wrapping");
+        assert!(Horizon::now(0).now_ms > 1_700_000_000_000);
     }
 
     #[test]

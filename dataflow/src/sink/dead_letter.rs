@@ -10,7 +10,8 @@ use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::Exchange;
 use timely::dataflow::operators::generic::Operator;
 
-use crate::source::ingest::{DeadLetter, Report};
+use crate::shutdown::Shutdown;
+use crate::source::ingest::Report;
 use crate::stats::Stats;
 
 /// What worker 0 learned from all reports, read by the driver after the dataflow completes.
@@ -21,15 +22,11 @@ pub(crate) struct Reported {
     pub error: Option<io::Error>,
 }
 
-fn write_letter(out: &mut impl Write, letter: &DeadLetter) -> io::Result<()> {
-    serde_json::to_writer(&mut *out, letter)?;
-    out.write_all(b"\n")
-}
-
 pub(crate) fn write_reports(
     reports: Stream<'_, u64, Vec<Report>>,
     mut file: Option<BufWriter<File>>,
     reported: Rc<RefCell<Reported>>,
+    shutdown: Shutdown,
 ) {
     reports
         .exchange(|_| 0)
@@ -42,9 +39,11 @@ pub(crate) fn write_reports(
                         Report::DeadLetter(letter) => {
                             reported.dead_letters += 1;
                             if let (Some(out), None) = (file.as_mut(), reported.error.as_ref())
-                                && let Err(e) = write_letter(out, &letter)
+                                && let Err(e) = letter.write_jsonl(out)
                             {
+                                tracing::error!(error = %e, "cannot write dead letters; stopping");
                                 reported.error = Some(e);
+                                shutdown.request();
                             }
                         }
                     }

@@ -2,63 +2,41 @@
 //! window end as key, so a compacted topic keeps the last result of each window.
 
 use std::io;
-use std::time::Duration;
-
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use rdkafka::ClientContext;
-use rdkafka::config::ClientConfig;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::DeliveryResult;
-use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::producer::{BaseRecord, ThreadedProducer};
+use tweetflow_kafka::{
+    ClientError, Deliveries, DeliveryContext, Properties, Sent, TIMEOUT, client_config, finish,
+    producer, send,
+};
 
 use super::record::{RecordWriter, WindowRecord};
 
-/// Counts records the broker refused, so a run cannot end "successfully" without its results.
-#[derive(Clone, Default)]
-struct Failures(Arc<AtomicU64>);
-
-impl ClientContext for Failures {}
-
-impl ProducerContext for Failures {
-    type DeliveryOpaque = ();
-
-    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
-        if let Err((error, _)) = result
-            && self.0.fetch_add(1, Ordering::Relaxed) == 0
-        {
-            tracing::error!(%error, "window record not delivered to the output topic");
-        }
-    }
-}
-
 pub(crate) struct KafkaRecords {
-    producer: ThreadedProducer<Failures>,
-    failures: Failures,
+    producer: ThreadedProducer<DeliveryContext>,
+    deliveries: Arc<Deliveries>,
     topic: String,
+    sent: u64,
 }
 
 impl KafkaRecords {
     pub fn connect(
         brokers: &str,
         topic: &str,
-        properties: &[(String, String)],
-    ) -> Result<KafkaRecords, KafkaError> {
-        let mut config = ClientConfig::new();
-        config
-            .set("bootstrap.servers", brokers)
-            .set("enable.idempotence", "true")
-            .set("acks", "all");
-        for (key, value) in properties {
-            config.set(key, value);
-        }
-        let failures = Failures::default();
-        let producer = config.create_with_context(failures.clone())?;
+        properties: &Properties,
+    ) -> Result<KafkaRecords, ClientError> {
+        let defaults = [
+            ("enable.idempotence", "true".to_owned()),
+            ("acks", "all".to_owned()),
+        ];
+        let config = client_config(brokers, &defaults, properties);
+        // A refused window record fails the run; its bytes need not be kept.
+        let (producer, deliveries, _) = producer(&config, "window record", false)?;
         Ok(KafkaRecords {
             producer,
-            failures,
+            deliveries,
             topic: topic.to_owned(),
+            sent: 0,
         })
     }
 }
@@ -66,26 +44,19 @@ impl KafkaRecords {
 impl RecordWriter for KafkaRecords {
     fn write(&mut self, record: &WindowRecord) -> io::Result<()> {
         let value = serde_json::to_vec(record)?;
-        let mut message = BaseRecord::to(&self.topic)
+        let message = BaseRecord::with_opaque_to(&self.topic, self.sent as usize)
             .key(&record.window_end)
             .payload(&value);
-        loop {
-            match self.producer.send(message) {
-                Ok(()) => return Ok(()),
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    message = back;
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Err((error, _)) => return Err(io::Error::other(error)),
-            }
+        // Never asked to stop: the record is queued or this is an error.
+        if send(&self.producer, message, &|| false).map_err(io::Error::other)? == Sent::Queued {
+            self.sent += 1;
         }
+        Ok(())
     }
 
     fn finish(&mut self) -> io::Result<()> {
-        self.producer
-            .flush(Duration::from_secs(30))
-            .map_err(io::Error::other)?;
-        match self.failures.0.load(Ordering::Relaxed) {
+        let settled = finish(&self.producer, &self.deliveries, self.sent, TIMEOUT);
+        match settled.failed + settled.unconfirmed {
             0 => Ok(()),
             n => Err(io::Error::other(format!(
                 "{n} window record(s) not delivered to {}",

@@ -5,5 +5,3 @@ pub(crate) mod dead_letter;
 pub(crate) mod kafka;
 pub(crate) mod record;
 pub(crate) mod windows;
-
-pub use record::{Entry, WindowRecord};

@@ -18,6 +18,7 @@ use timely::dataflow::operators::generic::Operator;
 
 use super::record::{self, RecordWriter, WindowRecord};
 use crate::aggregate::Kind;
+use crate::shutdown::Shutdown;
 use crate::topn::Ranked;
 use crate::window::Windows;
 
@@ -40,6 +41,8 @@ struct State {
     cursor: Option<u64>,
     written: Rc<RefCell<Written>>,
     finished: bool,
+    /// Told when writing fails: a run whose results cannot be written should not read on.
+    shutdown: Shutdown,
 }
 
 impl State {
@@ -77,7 +80,9 @@ impl State {
         if frontier.is_none() && !self.finished {
             self.finished = true;
             let mut written = self.written.borrow_mut();
-            if let (None, Err(e)) = (written.error.as_ref(), self.writer.finish()) {
+            if written.error.is_none()
+                && let Err(e) = self.writer.finish()
+            {
                 written.error = Some(e);
             }
         }
@@ -122,7 +127,13 @@ impl State {
         };
         match self.writer.write(&record) {
             Ok(()) => written.windows += 1,
-            Err(e) => written.error = Some(e),
+            Err(e) => {
+                if e.kind() != io::ErrorKind::BrokenPipe {
+                    tracing::error!(error = %e, "cannot write window records; stopping");
+                }
+                written.error = Some(e);
+                self.shutdown.request();
+            }
         }
     }
 }
@@ -134,6 +145,7 @@ pub(crate) fn write_windows(
     windows: Windows,
     writer: Option<Box<dyn RecordWriter>>,
     written: Rc<RefCell<Written>>,
+    shutdown: Shutdown,
 ) {
     let mut state = writer.map(|writer| State {
         windows,
@@ -143,6 +155,7 @@ pub(crate) fn write_windows(
         cursor: None,
         written,
         finished: false,
+        shutdown,
     });
     top.exchange(|_| 0)
         .sink(Pipeline, "WriteWindows", move |(input, frontier)| {

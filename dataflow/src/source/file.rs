@@ -14,7 +14,9 @@ use flate2::read::MultiGzDecoder;
 use memmap2::{Advice, Mmap, UncheckedAdvice};
 use thiserror::Error;
 
-use super::{Broken, MAX_MESSAGE_BYTES, Next, OVERSIZED_HEAD_BYTES, Partition};
+use tweet::input::{MAX_MESSAGE_BYTES, OVERSIZED_HEAD_BYTES, is_gzip, strip_bom};
+
+use super::{Broken, Next, Partition};
 
 #[derive(Debug, Error)]
 pub enum InputError {
@@ -34,11 +36,6 @@ pub struct Split {
     pub start: u64,
     pub end: u64,
     pub gzip: bool,
-}
-
-fn is_gzip(path: &Path) -> bool {
-    path.extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
 }
 
 /// Assigns the splits of `paths` to `workers` workers: plain bytes evenly, gzip files whole to the
@@ -205,6 +202,7 @@ impl Partition for MappedLines {
             }
         }
         let map: &[u8] = mapping;
+        let at_start = self.pos == 0;
         let rest = &map[self.pos..];
         let len = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
         self.pos += len + 1;
@@ -215,7 +213,9 @@ impl Partition for MappedLines {
                 len: len as u64,
             };
         }
-        Next::Message(&rest[..len])
+        let line = &rest[..len];
+        // The first line of the file owns its byte-order mark; it is not part of the message.
+        Next::Message(if at_start { strip_bom(line) } else { line })
     }
 
     fn position(&mut self) -> String {
@@ -304,6 +304,8 @@ impl Partition for GzipLines {
                         head: &self.line[..OVERSIZED_HEAD_BYTES],
                         len,
                     }
+                } else if self.returned == 1 {
+                    Next::Message(strip_bom(&self.line))
                 } else {
                     Next::Message(&self.line)
                 }
@@ -441,6 +443,29 @@ mod tests {
             }
             assert!(matches!(p.next(), Next::Message(b"b")));
             assert!(matches!(p.next(), Next::Done));
+        }
+    }
+
+    #[test]
+    fn a_byte_order_mark_at_the_start_of_a_file_is_not_part_of_its_first_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "\u{feff}{\"a\":1}\n\u{feff}second\n";
+        let plain = dir.path().join("bom.jsonl");
+        std::fs::write(&plain, text).unwrap();
+        let gz = dir.path().join("bom.jsonl.GZ");
+        let mut enc =
+            flate2::write::GzEncoder::new(File::create(&gz).unwrap(), flate2::Compression::fast());
+        enc.write_all(text.as_bytes()).unwrap();
+        enc.finish().unwrap();
+        for (path, workers) in [(&plain, 1), (&plain, 4), (&gz, 1)] {
+            let plan = plan_splits(std::slice::from_ref(path), workers).unwrap();
+            let read: Vec<String> = plan
+                .iter()
+                .flatten()
+                .flat_map(read_all)
+                .map(|(l, _)| l)
+                .collect();
+            assert_eq!(read, ["{\"a\":1}", "\u{feff}second"], "{}", path.display());
         }
     }
 

@@ -28,12 +28,14 @@ pub enum Local {
     Done,
 }
 
-/// What one worker tells all others; `seq` orders a sender's reports.
+/// What one worker tells all others; `seq` orders a sender's reports. `stop` asks every worker to
+/// stop reading (a signal, or a closed output, on the sender's process).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Progress {
     pub worker: usize,
     pub seq: u64,
     pub local: Local,
+    pub stop: bool,
 }
 
 /// The latest report of every worker.
@@ -41,6 +43,7 @@ pub struct Progress {
 pub struct Peers {
     me: usize,
     latest: Vec<Option<(u64, Local)>>,
+    stop: bool,
 }
 
 impl Peers {
@@ -48,6 +51,7 @@ impl Peers {
         Peers {
             me,
             latest: vec![None; peers],
+            stop: false,
         }
     }
 
@@ -56,11 +60,17 @@ impl Peers {
         if progress.worker == self.me {
             return;
         }
+        self.stop |= progress.stop;
         if let Some(slot) = self.latest.get_mut(progress.worker)
             && slot.is_none_or(|(seq, _)| seq < progress.seq)
         {
             *slot = Some((progress.seq, progress.local));
         }
+    }
+
+    /// Whether some worker asked all to stop.
+    pub fn stop_heard(&self) -> bool {
+        self.stop
     }
 
     /// The epoch this worker's capability may advance to, given its own partitions; `None` once
@@ -95,7 +105,12 @@ mod tests {
     use super::*;
 
     fn report(worker: usize, seq: u64, local: Local) -> Progress {
-        Progress { worker, seq, local }
+        Progress {
+            worker,
+            seq,
+            local,
+            stop: false,
+        }
     }
 
     #[test]
@@ -132,6 +147,18 @@ mod tests {
         peers.hear(&report(2, 1, Local::Idle(11)));
         assert_eq!(peers.low(Local::Idle(5)), Some(11));
         assert_eq!(peers.low(Local::Idle(12)), Some(12));
+    }
+
+    #[test]
+    fn a_stop_from_any_peer_is_heard() {
+        let mut peers = Peers::new(0, 3);
+        peers.hear(&report(1, 1, Local::Active(3)));
+        assert!(!peers.stop_heard());
+        peers.hear(&Progress {
+            stop: true,
+            ..report(2, 1, Local::Done)
+        });
+        assert!(peers.stop_heard());
     }
 
     #[test]

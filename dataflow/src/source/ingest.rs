@@ -14,12 +14,15 @@ use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::vec::Broadcast;
 use timely::dataflow::operators::{Capability, ConnectLoop, Feedback};
 use timely::dataflow::{Scope, Stream};
-use tweet::Message;
+use tweet::input::oversized_reason;
+use tweet::time::Horizon;
+use tweet::{Class, DeadLetter, Message};
 
 use super::frontier::{Local, Peers, Progress};
 use super::watermark::Watermark;
-use super::{MAX_MESSAGE_BYTES, Next, Partition};
+use super::{Discover, Next, Partition};
 use crate::aggregate::{Aggregates, Update};
+use crate::shutdown::Shutdown;
 use crate::stats::{Counters, Stats};
 use crate::window::Windows;
 
@@ -29,14 +32,20 @@ const CHUNK: usize = 1024;
 /// How soon to look again when no partition had anything to read.
 const IDLE_POLL: Duration = Duration::from_millis(10);
 
-/// A message kept for inspection instead of counted (CONTRACT section 1).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeadLetter {
-    pub source: String,
-    pub position: String,
-    pub class: String,
-    pub reason: String,
-    pub raw: String,
+/// The reason of a tweet whose windows could not be written as RFC 3339.
+const TOO_LATE_IN_TIME: &str =
+    "event time too close to year 10000: its windows would end after 9999-12-31T23:59:59.999Z";
+
+/// What the ingest operator needs to know of the job.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Rules {
+    pub windows: Windows,
+    pub lateness_ms: u64,
+    pub max_future_ms: u64,
+    /// `None`: partitions never count as idle (files, bounded runs).
+    pub idle_timeout: Option<Duration>,
+    /// Whether partitions can join during the run; a worker then holds time even with none.
+    pub discovering: bool,
 }
 
 /// Everything the ingest operator reports besides counts.
@@ -64,22 +73,19 @@ impl Reader {
 /// This worker's partitions, summarised for the cluster-wide rule of [`Peers::low`]: a partition
 /// idle for longer than `idle_timeout` stops holding time back (its later tweets behind the
 /// frontier are late). No epoch is below `floor`, where the capability already is.
-fn local_state(
-    readers: &[Reader],
-    windows: Windows,
-    idle_timeout: Option<Duration>,
-    floor: u64,
-) -> Local {
+fn local_state(readers: &[Reader], rules: &Rules, floor: u64) -> Local {
     let open = readers.iter().filter(|r| !r.done);
-    let epoch = |r: &Reader| windows.epoch(r.watermark.low_ms()).max(floor);
+    let epoch = |r: &Reader| rules.windows.epoch(r.watermark.low_ms()).max(floor);
     let active = open
         .clone()
-        .filter(|r| !r.idle_for(idle_timeout))
+        .filter(|r| !r.idle_for(rules.idle_timeout))
         .map(epoch)
         .min();
     match (active, open.map(epoch).max()) {
         (Some(low), _) => Local::Active(low),
         (None, Some(reached)) => Local::Idle(reached),
+        // A worker that may still be given partitions keeps its place, as an idle one.
+        (None, None) if rules.discovering => Local::Idle(floor),
         (None, None) => Local::Done,
     }
 }
@@ -108,7 +114,7 @@ impl LogLimit {
             tracing::warn!(
                 worker,
                 position = %letter.position,
-                class = %letter.class,
+                class = letter.class.as_str(),
                 reason = %letter.reason,
                 suppressed = self.suppressed,
                 "bad input"
@@ -125,9 +131,9 @@ impl LogLimit {
 pub(crate) fn ingest<'s>(
     scope: Scope<'s, u64>,
     partitions: Vec<Box<dyn Partition>>,
-    windows: Windows,
-    lateness_ms: u64,
-    idle_timeout: Option<Duration>,
+    mut joining: Option<Box<dyn Discover>>,
+    rules: Rules,
+    shutdown: Shutdown,
 ) -> (Stream<'s, u64, Vec<Update>>, Stream<'s, u64, Vec<Report>>) {
     let worker = scope.index();
     let mut peers = Peers::new(worker, scope.peers());
@@ -142,31 +148,31 @@ pub(crate) fn ingest<'s>(
     let mut heard_in = builder.new_input_connection(heard, Pipeline, []);
 
     builder.build(move |mut capabilities| {
-        // Capabilities held at the slowest partition's watermark epoch. Progress is only shared
-        // when partitions can go idle; otherwise no report would change anything.
+        // Capabilities held at the slowest partition's watermark epoch. Partition states are only
+        // shared when partitions can go idle (otherwise no report would change anything); a stop
+        // is shared always.
         let progress_cap = capabilities.pop().expect("three outputs");
         let report_cap = capabilities.pop().expect("three outputs");
         let update_cap = capabilities.pop().expect("three outputs");
         let mut caps = Some(Caps {
             updates: update_cap,
             reports: report_cap,
-            progress: idle_timeout.map(|_| progress_cap),
+            progress: progress_cap,
         });
-        let mut readers: Vec<Reader> = partitions
-            .into_iter()
-            .map(|partition| Reader {
-                partition,
-                watermark: Watermark::new(lateness_ms),
-                done: false,
-                idle_since: None,
-            })
-            .collect();
+        let reader = move |partition| Reader {
+            partition,
+            watermark: Watermark::new(rules.lateness_ms),
+            done: false,
+            idle_since: None,
+        };
+        let mut readers: Vec<Reader> = partitions.into_iter().map(reader).collect();
         let mut aggregates = Aggregates::default();
         let mut counters = Counters::default();
         let mut letters = Vec::new();
         let mut log = LogLimit::new();
         let mut told: Option<Local> = None;
         let mut seq = 0;
+        let mut stopping = false;
 
         move |_frontiers| {
             // Drained even when finished: unread messages would keep the dataflow alive.
@@ -185,23 +191,57 @@ pub(crate) fn ingest<'s>(
             let mut reports_out = reports_out.activate();
             let mut progress_out = progress_out.activate();
             let floor = *update_cap.time();
+            if !stopping && (shutdown.requested() || peers.stop_heard()) {
+                // Asked to stop (here, or by a peer): read no more, and let every worker know.
+                stopping = true;
+                tracing::debug!(worker, "stopping");
+                seq += 1;
+                progress_out.give(
+                    &*progress_cap,
+                    &mut vec![Progress {
+                        worker,
+                        seq,
+                        local: Local::Done,
+                        stop: true,
+                    }],
+                );
+                readers.iter_mut().for_each(|r| r.done = true);
+                joining = None;
+                // Slides not complete yet would make windows that lack tweets.
+                aggregates = Aggregates::default();
+            }
+            if let Some(joining) = joining.as_mut() {
+                readers.extend(joining.discover().into_iter().map(reader));
+            }
+            let horizon = Horizon::now(rules.max_future_ms);
             let mut read = 0;
             for reader in readers.iter_mut().filter(|r| !r.done) {
                 read += read_chunk(
                     reader,
-                    windows,
+                    &rules,
+                    horizon,
                     floor,
                     &mut aggregates,
                     &mut counters,
                     &mut letters,
                 );
             }
-            let local = local_state(&readers, windows, idle_timeout, floor);
-            if let Some(cap) = progress_cap.as_ref()
-                && told != Some(local)
-            {
+            let local = if stopping {
+                Local::Done
+            } else {
+                local_state(&readers, &rules, floor)
+            };
+            if rules.idle_timeout.is_some() && !stopping && told != Some(local) {
                 seq += 1;
-                progress_out.give(cap, &mut vec![Progress { worker, seq, local }]);
+                progress_out.give(
+                    &*progress_cap,
+                    &mut vec![Progress {
+                        worker,
+                        seq,
+                        local,
+                        stop: false,
+                    }],
+                );
                 told = Some(local);
             }
             let low = peers.low(local);
@@ -224,9 +264,7 @@ pub(crate) fn ingest<'s>(
                     let low = low.max(floor);
                     update_cap.downgrade(&low);
                     report_cap.downgrade(&low);
-                    if let Some(cap) = progress_cap.as_mut() {
-                        cap.downgrade(&low);
-                    }
+                    progress_cap.downgrade(&low);
                     if read > 0 {
                         activator.activate();
                     } else {
@@ -252,20 +290,21 @@ pub(crate) fn ingest<'s>(
 struct Caps {
     updates: Capability<u64>,
     reports: Capability<u64>,
-    /// `None` when no partition can go idle (files, bounded runs).
-    progress: Option<Capability<u64>>,
+    progress: Capability<u64>,
 }
 
 /// Reads up to [`CHUNK`] messages of one partition; returns how many. Tweets before `floor` (the
 /// epoch the operator's capability has reached) can no longer be counted: they are late.
 fn read_chunk(
     reader: &mut Reader,
-    windows: Windows,
+    rules: &Rules,
+    horizon: Horizon,
     floor: u64,
     aggregates: &mut Aggregates,
     counters: &mut Counters,
     letters: &mut Vec<Report>,
 ) -> usize {
+    let windows = rules.windows;
     for read in 0..CHUNK {
         let (class, reason, raw) = match reader.partition.next() {
             Next::Done => {
@@ -279,21 +318,16 @@ fn read_chunk(
             Next::Failed(reason) => {
                 reader.done = true;
                 counters.read_errors += 1;
-                ("read-error", reason, String::new())
+                (Class::ReadError, reason, String::new())
             }
             Next::Oversized { head, len } => {
                 reader.idle_since = None;
                 counters.lines += 1;
                 counters.bytes += len + 1;
                 counters.malformed += 1;
-                let reason = format!(
-                    "message of {len} bytes is over the {} MiB limit; raw holds its first {} KiB",
-                    MAX_MESSAGE_BYTES >> 20,
-                    head.len() >> 10
-                );
                 (
-                    "malformed",
-                    reason,
+                    Class::Malformed,
+                    oversized_reason(len, head.len()),
                     String::from_utf8_lossy(head).into_owned(),
                 )
             }
@@ -301,7 +335,7 @@ fn read_chunk(
                 reader.idle_since = None;
                 counters.lines += 1;
                 counters.bytes += bytes.len() as u64 + 1;
-                let bad = match tweet::classify(bytes) {
+                let bad = match tweet::classify_read(bytes, horizon) {
                     Message::Blank => {
                         counters.blank += 1;
                         None
@@ -312,6 +346,10 @@ fn read_chunk(
                             .undelivered
                             .saturating_add(undelivered.unwrap_or(0));
                         None
+                    }
+                    Message::Tweet(tweet) if tweet.event_ms > windows.latest_event_ms() => {
+                        counters.rejected += 1;
+                        Some((Class::Rejected, TOO_LATE_IN_TIME.to_owned()))
                     }
                     Message::Tweet(tweet) => {
                         let epoch = windows.epoch(tweet.event_ms);
@@ -326,18 +364,18 @@ fn read_chunk(
                             let low = reader.watermark.low_ms().max(floor * windows.batch_ms);
                             let behind = low.saturating_sub(tweet.event_ms);
                             Some((
-                                "late",
+                                Class::Late,
                                 format!("event time {behind} ms before the partition's watermark"),
                             ))
                         }
                     }
                     Message::Malformed(reason) => {
                         counters.malformed += 1;
-                        Some(("malformed", reason))
+                        Some((Class::Malformed, reason))
                     }
                     Message::Rejected(reason) => {
                         counters.rejected += 1;
-                        Some(("rejected", reason.to_owned()))
+                        Some((Class::Rejected, reason.to_owned()))
                     }
                 };
                 match bad {
@@ -351,9 +389,10 @@ fn read_chunk(
         letters.push(Report::DeadLetter(DeadLetter {
             source: reader.partition.source().to_owned(),
             position: reader.partition.position(),
-            class: class.to_owned(),
+            class,
             reason,
             raw,
+            key: None,
         }));
     }
     CHUNK

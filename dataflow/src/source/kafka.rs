@@ -2,32 +2,35 @@
 //! a manually assigned consumer — no consumer group, no rebalancing, no commits — so ownership is a
 //! pure function every process computes alike (as Arroyo and Materialize do).
 //!
+//! Partitions added to the topic during an unbounded run join the same way: a thread per process
+//! watches the topic's partition count, and each worker assigns the new partitions it owns from
+//! their earliest offset; their watermarks start like any partition's.
+//!
 //! Per-partition position (`next_offset`) and watermark live in the ingest operator's readers, which
 //! is the state a later resume-after-crash feature checkpoints; Kafka offsets are never committed.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer, DefaultConsumerContext};
+use rdkafka::consumer::base_consumer::PartitionQueue;
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use thiserror::Error;
+use tweet::input::{MAX_MESSAGE_BYTES, OVERSIZED_HEAD_BYTES};
+use tweetflow_kafka::{
+    ClientError, Diagnostics, Properties, ReportingContext, TIMEOUT, client_config, create,
+    partition_count,
+};
 
-use super::{MAX_MESSAGE_BYTES, Next, OVERSIZED_HEAD_BYTES, Partition};
-
-/// How long start-up may wait for the brokers before it is an error rather than a hang.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+use super::{Discover, Next, Partition};
 
 #[derive(Debug, Error)]
 pub enum KafkaSourceError {
-    #[error("cannot create a Kafka consumer: {0}")]
-    Client(KafkaError),
-    #[error("no answer from Kafka at {brokers} within {}s (is it running? scripts/kafka.sh start): {source}", CONNECT_TIMEOUT.as_secs())]
-    Unreachable { brokers: String, source: KafkaError },
-    #[error("topic {topic} does not exist on {brokers}")]
-    UnknownTopic { topic: String, brokers: String },
+    #[error(transparent)]
+    Client(#[from] ClientError),
     #[error("reading the offsets of {topic}/{partition}: {source}")]
     Watermarks {
         topic: String,
@@ -36,10 +39,12 @@ pub enum KafkaSourceError {
     },
     #[error("assigning partitions of {topic}: {source}")]
     Assign { topic: String, source: KafkaError },
+    #[error("cannot start the partition-discovery thread: {0}")]
+    Thread(std::io::Error),
 }
 
 /// Where an unbounded run starts reading.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Start {
     Earliest,
     Latest,
@@ -52,64 +57,95 @@ pub struct KafkaInput {
     pub start: Start,
     /// Read up to the high watermarks seen at start, then finish.
     pub bounded: bool,
-    /// librdkafka properties applied last (`-X key=value`).
-    pub properties: Vec<(String, String)>,
+    /// librdkafka properties of the consumer, applied last.
+    pub properties: Properties,
+    /// How often an unbounded run looks for partitions added to the topic.
+    pub discovery_interval: Duration,
 }
 
+type Consumer_ = BaseConsumer<ReportingContext>;
+
 impl KafkaInput {
-    fn consumer(&self) -> Result<BaseConsumer, KafkaSourceError> {
-        let mut config = ClientConfig::new();
-        config
-            .set("bootstrap.servers", &self.brokers)
+    fn consumer(&self) -> Result<Consumer_, KafkaSourceError> {
+        let fetch_max = (2 * MAX_MESSAGE_BYTES).to_string();
+        let receive_max = (2 * MAX_MESSAGE_BYTES + 1024).to_string();
+        let defaults = [
             // Required by librdkafka even with manual assignment; nothing is ever committed.
-            .set("group.id", "tweetflow-dataflow")
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("enable.partition.eof", "false")
-            .set("auto.offset.reset", "earliest")
-            .set("fetch.max.bytes", (2 * MAX_MESSAGE_BYTES).to_string())
-            .set(
-                "receive.message.max.bytes",
-                (2 * MAX_MESSAGE_BYTES + 1024).to_string(),
-            )
+            ("group.id", "tweetflow-dataflow".to_owned()),
+            ("enable.auto.commit", "false".to_owned()),
+            ("enable.auto.offset.store", "false".to_owned()),
+            ("enable.partition.eof", "false".to_owned()),
+            ("auto.offset.reset", "earliest".to_owned()),
+            ("fetch.max.bytes", fetch_max),
+            ("receive.message.max.bytes", receive_max),
             // librdkafka pre-fetches until a partition's queue holds queued.min.messages (100k by
             // default: 360 MB of tweets) and then pauses fetching for fetch.queue.backoff.ms
             // (1 s). A worker drains its queues well within that second and then starves: a
             // 1-worker bounded run spent ~45 % of its time parked. A smaller queue, refilled
             // within milliseconds, gave 1.9x the rate (2 workers: 2.9x) at a quarter of the memory
             // (scripts/bench.sh; README, Performance).
-            .set("queued.min.messages", "5000")
-            .set("queued.max.messages.kbytes", "8192")
-            .set("fetch.queue.backoff.ms", "5");
-        for (key, value) in &self.properties {
-            config.set(key, value);
-        }
-        config.create().map_err(KafkaSourceError::Client)
+            ("queued.min.messages", "5000".to_owned()),
+            ("queued.max.messages.kbytes", "8192".to_owned()),
+            ("fetch.queue.backoff.ms", "5".to_owned()),
+        ];
+        let config = client_config(&self.brokers, &defaults, &self.properties);
+        Ok(create(
+            &config,
+            ReportingContext::new(Diagnostics::default()),
+        )?)
     }
 
     /// The topic's partition count; the clear errors for a broker that is down or a topic that is
     /// missing come from here, before any worker starts.
     pub fn partition_count(&self) -> Result<usize, KafkaSourceError> {
         let consumer = self.consumer()?;
-        let metadata = consumer
-            .fetch_metadata(Some(&self.topic), CONNECT_TIMEOUT)
-            .map_err(|source| KafkaSourceError::Unreachable {
-                brokers: self.brokers.clone(),
-                source,
-            })?;
-        let topic = metadata.topics().iter().find(|t| t.name() == self.topic);
-        match topic {
-            Some(t) if t.error().is_none() && !t.partitions().is_empty() => {
-                Ok(t.partitions().len())
-            }
-            _ => Err(KafkaSourceError::UnknownTopic {
-                topic: self.topic.clone(),
-                brokers: self.brokers.clone(),
-            }),
-        }
+        Ok(partition_count(
+            &consumer,
+            &self.brokers,
+            &self.topic,
+            TIMEOUT,
+        )?)
     }
 
-    /// Opens the partitions one worker owns, sharing one consumer.
+    /// Starts a thread that looks for new partitions every `discovery_interval` and publishes the
+    /// partition count in the returned cell, until `stop` is set. Unbounded runs only.
+    pub(crate) fn watch_partitions(
+        &self,
+        known: usize,
+        stop: Arc<AtomicBool>,
+    ) -> Result<Arc<AtomicUsize>, KafkaSourceError> {
+        let count = Arc::new(AtomicUsize::new(known));
+        let consumer = self.consumer()?;
+        let (cell, input) = (count.clone(), self.clone());
+        std::thread::Builder::new()
+            .name("tweetflow:partitions".to_owned())
+            .spawn(move || {
+                let tick = Duration::from_millis(100);
+                let mut waited = Duration::ZERO;
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(tick);
+                    waited += tick;
+                    if waited < input.discovery_interval {
+                        continue;
+                    }
+                    waited = Duration::ZERO;
+                    match partition_count(&consumer, &input.brokers, &input.topic, TIMEOUT) {
+                        Ok(now) if now > cell.load(Ordering::Relaxed) => {
+                            tracing::info!(topic = %input.topic, from = cell.load(Ordering::Relaxed), to = now, "the topic has new partitions; they are read from their earliest offset");
+                            cell.store(now, Ordering::Relaxed);
+                        }
+                        Ok(_) => {}
+                        Err(error) => {
+                            tracing::debug!(%error, "partition discovery: no answer this time")
+                        }
+                    }
+                }
+            })
+            .map_err(KafkaSourceError::Thread)?;
+        Ok(count)
+    }
+
+    /// Opens the partitions one worker owns at start, sharing one consumer.
     pub(crate) fn open(
         &self,
         partitions: &[i32],
@@ -118,44 +154,53 @@ impl KafkaInput {
             return Ok(Vec::new());
         }
         let consumer = Arc::new(self.consumer()?);
+        self.assign(&consumer, partitions, self.start, false)
+    }
+
+    /// Assigns `partitions` on `consumer` (added to what it has when `incremental`) and opens them.
+    fn assign(
+        &self,
+        consumer: &Arc<Consumer_>,
+        partitions: &[i32],
+        start: Start,
+        incremental: bool,
+    ) -> Result<Vec<Box<dyn Partition>>, KafkaSourceError> {
         let mut assignment = TopicPartitionList::new();
         let mut ends = Vec::with_capacity(partitions.len());
+        let assign_error = |source| KafkaSourceError::Assign {
+            topic: self.topic.clone(),
+            source,
+        };
         for &partition in partitions {
             let (low, high) = consumer
-                .fetch_watermarks(&self.topic, partition, CONNECT_TIMEOUT)
+                .fetch_watermarks(&self.topic, partition, TIMEOUT)
                 .map_err(|source| KafkaSourceError::Watermarks {
                     topic: self.topic.clone(),
                     partition,
                     source,
                 })?;
             tracing::debug!(topic = %self.topic, partition, low, high, "watermarks");
-            let start = match self.start {
+            let start = match start {
                 Start::Earliest => low,
                 Start::Latest => high,
-            };
-            let assign_error = |source| KafkaSourceError::Assign {
-                topic: self.topic.clone(),
-                source,
             };
             assignment
                 .add_partition_offset(&self.topic, partition, Offset::Offset(start))
                 .map_err(assign_error)?;
             ends.push((partition, start, self.bounded.then_some(high)));
         }
-        consumer
-            .assign(&assignment)
-            .map_err(|source| KafkaSourceError::Assign {
-                topic: self.topic.clone(),
-                source,
-            })?;
+        if incremental {
+            consumer.incremental_assign(&assignment)
+        } else {
+            consumer.assign(&assignment)
+        }
+        .map_err(assign_error)?;
         let mut opened: Vec<Box<dyn Partition>> = Vec::with_capacity(ends.len());
         for &(partition, start, end) in &ends {
             let queue = consumer
                 .split_partition_queue(&self.topic, partition)
-                .ok_or_else(|| KafkaSourceError::Assign {
-                    topic: self.topic.clone(),
-                    source: KafkaError::Canceled,
-                })?;
+                .ok_or(KafkaError::Canceled)
+                .map_err(assign_error)?;
             opened.push(Box::new(KafkaPartition {
                 consumer: consumer.clone(),
                 queue,
@@ -173,27 +218,82 @@ impl KafkaInput {
         // its own queue; the early copies are dropped there, unread.
         for &(partition, start, _) in &ends {
             consumer
-                .seek(
-                    &self.topic,
-                    partition,
-                    Offset::Offset(start),
-                    CONNECT_TIMEOUT,
-                )
-                .map_err(|source| KafkaSourceError::Assign {
-                    topic: self.topic.clone(),
-                    source,
-                })?;
+                .seek(&self.topic, partition, Offset::Offset(start), TIMEOUT)
+                .map_err(assign_error)?;
         }
         Ok(opened)
     }
 }
 
+/// A worker's share of the partitions that join the topic during the run.
+pub(crate) struct Joining {
+    input: KafkaInput,
+    count: Arc<AtomicUsize>,
+    known: usize,
+    worker: usize,
+    peers: usize,
+    /// The consumer of the worker's first partitions, or one made for the first that join.
+    consumer: Option<Arc<Consumer_>>,
+}
+
+impl Joining {
+    pub fn new(
+        input: KafkaInput,
+        count: Arc<AtomicUsize>,
+        known: usize,
+        worker: usize,
+        peers: usize,
+    ) -> Joining {
+        Joining {
+            input,
+            count,
+            known,
+            worker,
+            peers,
+            consumer: None,
+        }
+    }
+}
+
+impl Discover for Joining {
+    fn discover(&mut self) -> Vec<Box<dyn Partition>> {
+        let now = self.count.load(Ordering::Relaxed);
+        if now <= self.known {
+            return Vec::new();
+        }
+        let mine: Vec<i32> = (self.known..now)
+            .filter(|p| p % self.peers == self.worker)
+            .map(|p| p as i32)
+            .collect();
+        self.known = now;
+        if mine.is_empty() {
+            return Vec::new();
+        }
+        tracing::info!(worker = self.worker, partitions = ?mine, topic = %self.input.topic, "new partitions joined");
+        let opened = match &self.consumer {
+            Some(consumer) => self.input.assign(consumer, &mine, Start::Earliest, true),
+            None => self.input.consumer().and_then(|c| {
+                let consumer = Arc::new(c);
+                self.consumer = Some(consumer.clone());
+                self.input.assign(&consumer, &mine, Start::Earliest, false)
+            }),
+        };
+        opened.unwrap_or_else(|e| {
+            tracing::error!(worker = self.worker, error = %e, "cannot open new partitions");
+            vec![Box::new(super::Broken {
+                source: self.input.topic.clone(),
+                error: Some(e.to_string()),
+            })]
+        })
+    }
+}
+
 /// One assigned partition, read through its own queue of the worker's consumer.
 struct KafkaPartition {
-    consumer: Arc<BaseConsumer>,
+    consumer: Arc<Consumer_>,
     topic: String,
     partition: i32,
-    queue: rdkafka::consumer::base_consumer::PartitionQueue<DefaultConsumerContext>,
+    queue: PartitionQueue<ReportingContext>,
     source: String,
     /// The next offset to read: the position a checkpoint would keep.
     next_offset: i64,

@@ -6,8 +6,6 @@ pub(crate) mod ingest;
 pub(crate) mod kafka;
 pub(crate) mod watermark;
 
-pub use file::{Split, plan_splits};
-
 /// One ordered stream of messages: a file split or a Kafka partition. Time only advances
 /// per partition; the ingest operator holds the frontier at the slowest one.
 pub(crate) trait Partition {
@@ -19,16 +17,10 @@ pub(crate) trait Partition {
     fn source(&self) -> &str;
 }
 
-/// Messages longer than this are malformed: no tweet comes close (X caps a tweet far below it),
-/// and a bound keeps one bad line from exhausting memory.
-pub(crate) const MAX_MESSAGE_BYTES: usize = 16 << 20;
-
-/// How much of an oversized message its dead letter keeps.
-pub(crate) const OVERSIZED_HEAD_BYTES: usize = 64 << 10;
-
 pub(crate) enum Next<'a> {
     Message(&'a [u8]),
-    /// A message over [`MAX_MESSAGE_BYTES`]: its first [`OVERSIZED_HEAD_BYTES`] and its length.
+    /// A message over [`tweet::input::MAX_MESSAGE_BYTES`]: its first
+    /// [`tweet::input::OVERSIZED_HEAD_BYTES`] and its length.
     Oversized {
         head: &'a [u8],
         len: u64,
@@ -38,6 +30,12 @@ pub(crate) enum Next<'a> {
     /// Reading failed mid-way (a corrupt gzip stream, an I/O error); the partition is finished.
     Failed(String),
     Done,
+}
+
+/// Partitions that join a worker while it runs (a Kafka topic that grows); asked on every
+/// activation, so it must be cheap when nothing changed.
+pub(crate) trait Discover {
+    fn discover(&mut self) -> Vec<Box<dyn Partition>>;
 }
 
 /// A partition that could not be opened (a file removed after planning, a Kafka assignment that

@@ -289,3 +289,32 @@ fn limit_track_counts_only_for_limit_notices() {
         }
     );
 }
+
+#[test]
+fn tweets_from_beyond_the_horizon_are_rejected_when_read() {
+    // Issue 8: one tweet dated 9999-12-31 made the rest of its partition late.
+    let line = br#"{"user":{},"timestamp_ms":"253402300799999"}"#;
+    let now = Horizon::now(crate::time::DEFAULT_MAX_FUTURE_MS);
+    assert_eq!(classify_read(line, now), Message::Rejected(FUTURE));
+    assert!(
+        matches!(classify(line), Message::Tweet(_)),
+        "only the read-time rule rejects it"
+    );
+    let soon = format!(
+        r#"{{"user":{{}},"timestamp_ms":{}}}"#,
+        now.now_ms + 3_599_000
+    );
+    assert!(matches!(
+        classify_read(soon.as_bytes(), now),
+        Message::Tweet(_)
+    ));
+    let later = format!(
+        r#"{{"user":{{}},"timestamp_ms":{}}}"#,
+        now.now_ms + 3_601_000
+    );
+    assert_eq!(
+        classify_read(later.as_bytes(), now),
+        Message::Rejected(FUTURE)
+    );
+    assert_eq!(classify_read(b"garbage", now), classify(b"garbage"));
+}

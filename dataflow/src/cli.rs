@@ -1,0 +1,410 @@
+//! The flags of `tweet-dataflow` (binary only: the library takes a typed `Config`), and their
+//! validation into that config. Every usage error is found here and exits with status 2.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, ValueEnum};
+use tweet::time::parse_duration;
+use tweet_dataflow::cluster::parse_hostfile;
+use tweet_dataflow::window::WindowError;
+use tweet_dataflow::{
+    Cluster, Config, Format, Input, KafkaInput, Output, OutputTopic, Start, Windows,
+};
+use tweetflow_kafka::{Properties, parse_property};
+
+fn property(s: &str) -> Result<(String, String), String> {
+    parse_property(s).map_err(|e| e.to_string())
+}
+
+/// Windowed tweet analytics: tweets per location and retweet-weighted mentions, per sliding window.
+#[derive(Debug, Parser)]
+#[command(name = "tweet-dataflow", version)]
+pub struct Args {
+    /// Input file (JSON Lines; `.gz` is decompressed). Repeatable; the files are split across all
+    /// workers. Not with --brokers.
+    #[arg(
+        long = "input",
+        short = 'i',
+        value_name = "PATH",
+        required_unless_present = "brokers",
+        conflicts_with = "brokers"
+    )]
+    inputs: Vec<PathBuf>,
+
+    /// Read the topic from these Kafka brokers instead of files; worker i owns the partitions p
+    /// with p % workers == i.
+    #[arg(long, value_name = "HOST:PORT[,…]")]
+    brokers: Option<String>,
+
+    /// Kafka topic of raw tweets.
+    #[arg(long, default_value = "tweets")]
+    topic: String,
+
+    /// Read every partition up to the end seen at start, write all windows and exit.
+    #[arg(long)]
+    bounded: bool,
+
+    /// Where to start reading the topic.
+    #[arg(long, value_enum, default_value_t = StartFlag::Earliest)]
+    start: StartFlag,
+
+    /// A partition with nothing to read for this long stops holding back the windows (unbounded
+    /// runs); it rejoins when data arrives.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    idle_timeout: u64,
+
+    /// How often an unbounded run looks for partitions added to the topic; new ones are read from
+    /// their earliest offset by worker `partition % workers`.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    discovery_interval: u64,
+
+    /// Also write each window record to this Kafka topic (key: the window end). Needs --brokers.
+    #[arg(long, value_name = "TOPIC")]
+    output_topic: Option<String>,
+
+    /// A librdkafka property for every Kafka client (SASL/SSL, tuning), applied last. Needs
+    /// --brokers.
+    #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = property)]
+    properties: Vec<(String, String)>,
+
+    /// A librdkafka property for the consumer of the input topic only, applied after -X.
+    #[arg(long = "consumer-property", value_name = "KEY=VALUE", value_parser = property)]
+    consumer_properties: Vec<(String, String)>,
+
+    /// A librdkafka property for the producer of --output-topic only, applied after -X.
+    #[arg(long = "producer-property", value_name = "KEY=VALUE", value_parser = property)]
+    producer_properties: Vec<(String, String)>,
+
+    /// Batch interval: tweets are assigned to epochs of this length.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    batch: u64,
+
+    /// Window length; a multiple of the batch interval.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    window: u64,
+
+    /// Window slide; a multiple of the batch interval.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    slide: u64,
+
+    /// Allowed disorder per partition: a tweet more than this behind the newest one already read
+    /// from its partition is late (counted and dead-lettered, not added).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    lateness: u64,
+
+    /// A tweet whose event time is more than this after the wall clock when it is read is
+    /// rejected: no genuine tweet comes from the future.
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    max_future: u64,
+
+    /// Keys per list in each window record; 0 means all.
+    #[arg(long, default_value_t = 10)]
+    top: usize,
+
+    /// Write window records here (JSON Lines) instead of standard output.
+    #[arg(long, short = 'o', value_name = "PATH")]
+    output: Option<PathBuf>,
+
+    /// Format of the window records on standard output.
+    #[arg(long, value_enum, default_value_t = FormatFlag::Table)]
+    format: FormatFlag,
+
+    /// Write bad and late messages here (JSON Lines: source, position, class, reason, raw).
+    #[arg(long, value_name = "PATH")]
+    dead_letter: Option<PathBuf>,
+
+    /// Also write the end-of-run counters here, as JSON.
+    #[arg(long, value_name = "PATH")]
+    summary: Option<PathBuf>,
+
+    /// Worker threads per process.
+    #[arg(long, short = 'w', default_value_t = 1)]
+    workers: usize,
+
+    /// Number of processes in the cluster; with a hostfile, exactly its number of entries.
+    #[arg(long, short = 'n', default_value_t = 1)]
+    processes: usize,
+
+    /// Index of this process, from 0.
+    #[arg(long, short = 'p', default_value_t = 0)]
+    process: usize,
+
+    /// File with one `host:port` per line, one line per process (default: 127.0.0.1:2101 upwards).
+    #[arg(long, value_name = "PATH")]
+    hostfile: Option<PathBuf>,
+
+    /// How long the processes of a cluster may take to find each other before this one gives up.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    connect_timeout: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum StartFlag {
+    Earliest,
+    Latest,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum FormatFlag {
+    /// A readable block per window.
+    Table,
+    /// One JSON object per window (CONTRACT section 4).
+    Jsonl,
+}
+
+/// A window error in the words of the flags.
+fn window_error(e: WindowError) -> anyhow::Error {
+    let flag = |d: tweet_dataflow::window::Duration| format!("--{}", d.name());
+    anyhow::anyhow!(match e {
+        WindowError::Zero(d) => format!("{} must be greater than zero", flag(d)),
+        WindowError::TooLong { which, value_ms } => format!(
+            "{} ({value_ms} ms) is longer than the representable time range",
+            flag(which)
+        ),
+        WindowError::NotMultiple {
+            which,
+            value_ms,
+            batch_ms,
+        } => format!(
+            "{} ({value_ms} ms) must be a multiple of --batch ({batch_ms} ms)",
+            flag(which)
+        ),
+    })
+}
+
+impl Args {
+    /// Validates the flags into a run configuration; every error here is a usage error.
+    pub fn into_config(self) -> Result<Config> {
+        let windows = Windows::new(self.batch, self.window, self.slide).map_err(window_error)?;
+        let cluster = self.cluster()?;
+        let common: Properties = self.properties.iter().cloned().collect();
+        let only = |props: &[(String, String)]| -> Properties { props.iter().cloned().collect() };
+        let (input, idle_timeout) = match &self.brokers {
+            None => {
+                for (flag, given) in [
+                    ("--output-topic", self.output_topic.is_some()),
+                    ("-X", !self.properties.is_empty()),
+                    ("--consumer-property", !self.consumer_properties.is_empty()),
+                    ("--producer-property", !self.producer_properties.is_empty()),
+                ] {
+                    if given {
+                        bail!(
+                            "{flag} needs --brokers (it is about Kafka; the input here is files)"
+                        );
+                    }
+                }
+                (Input::Files(self.inputs), None)
+            }
+            Some(brokers) => {
+                let idle = (!self.bounded).then(|| Duration::from_millis(self.idle_timeout));
+                if self.discovery_interval == 0 {
+                    bail!("--discovery-interval must be greater than zero");
+                }
+                let kafka = KafkaInput {
+                    brokers: brokers.clone(),
+                    topic: self.topic.clone(),
+                    start: match self.start {
+                        StartFlag::Earliest => Start::Earliest,
+                        StartFlag::Latest => Start::Latest,
+                    },
+                    bounded: self.bounded,
+                    properties: common.then(&only(&self.consumer_properties)),
+                    discovery_interval: Duration::from_millis(self.discovery_interval),
+                };
+                (Input::Kafka(kafka), idle)
+            }
+        };
+        Ok(Config {
+            input,
+            idle_timeout,
+            windows,
+            lateness_ms: self.lateness,
+            max_future_ms: self.max_future,
+            top: self.top,
+            output_topic: self.output_topic.map(|topic| OutputTopic {
+                topic,
+                properties: common.then(&only(&self.producer_properties)),
+            }),
+            output: match self.output {
+                Some(path) => Output::File(path),
+                None => Output::Stdout(match self.format {
+                    FormatFlag::Table => Format::Table,
+                    FormatFlag::Jsonl => Format::Jsonl,
+                }),
+            },
+            dead_letter: self.dead_letter,
+            summary: self.summary,
+            cluster,
+        })
+    }
+
+    fn cluster(&self) -> Result<Cluster> {
+        if self.workers == 0 {
+            bail!("--workers must be at least 1");
+        }
+        if self.processes == 0 {
+            bail!("--processes must be at least 1");
+        }
+        if self.process >= self.processes {
+            bail!(
+                "--process {} is out of range for --processes {}",
+                self.process,
+                self.processes
+            );
+        }
+        let addresses = match &self.hostfile {
+            None => (0..self.processes)
+                .map(|i| format!("127.0.0.1:{}", 2101 + i))
+                .collect(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading --hostfile {}", path.display()))?;
+                let hosts = parse_hostfile(&text)
+                    .with_context(|| format!("--hostfile {}", path.display()))?;
+                if hosts.len() != self.processes {
+                    bail!(
+                        "--hostfile {} lists {} hosts but --processes is {}: they must be equal",
+                        path.display(),
+                        hosts.len(),
+                        self.processes
+                    );
+                }
+                hosts
+            }
+        };
+        if self.connect_timeout == 0 {
+            bail!("--connect-timeout must be greater than zero");
+        }
+        Ok(Cluster {
+            workers: self.workers,
+            processes: self.processes,
+            process: self.process,
+            addresses,
+            connect_timeout: Duration::from_millis(self.connect_timeout),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(extra: &[&str]) -> Result<Config, String> {
+        let mut argv = vec!["tweet-dataflow", "--input", "x.jsonl"];
+        argv.extend_from_slice(extra);
+        let args = Args::try_parse_from(argv).map_err(|e| e.to_string())?;
+        args.into_config().map_err(|e| format!("{e:#}"))
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let config = parse(&[]).unwrap();
+        assert_eq!(config.windows, Windows::new(5_000, 60_000, 30_000).unwrap());
+        assert_eq!(config.top, 10);
+        assert_eq!(config.output, Output::Stdout(Format::Table));
+        assert_eq!(config.cluster.addresses, ["127.0.0.1:2101"]);
+        assert_eq!(config.max_future_ms, 3_600_000);
+    }
+
+    #[test]
+    fn window_and_slide_must_be_multiples_of_batch() {
+        let err = parse(&["--batch", "7s"]).unwrap_err();
+        assert!(
+            err.contains("--window (60000 ms) must be a multiple of --batch (7000 ms)"),
+            "{err}"
+        );
+        let err = parse(&["--slide", "12s"]).unwrap_err();
+        assert!(err.contains("--slide"), "{err}");
+        assert!(parse(&["--batch", "500ms", "--window", "1m", "--slide", "1500ms"]).is_ok());
+        assert!(
+            parse(&["--batch", "0s"])
+                .unwrap_err()
+                .contains("--batch must be greater than zero")
+        );
+    }
+
+    #[test]
+    fn bad_durations_are_flag_errors() {
+        assert!(
+            parse(&["--batch", "5"])
+                .unwrap_err()
+                .contains("needs a unit")
+        );
+        assert!(parse(&["--window", "soon"]).is_err());
+    }
+
+    #[test]
+    fn cluster_flags() {
+        assert!(
+            parse(&["-n", "2", "-p", "2"])
+                .unwrap_err()
+                .contains("out of range")
+        );
+        let config = parse(&["-n", "2", "-p", "1", "-w", "3"]).unwrap();
+        assert_eq!(
+            config.cluster.addresses,
+            ["127.0.0.1:2101", "127.0.0.1:2102"]
+        );
+        assert_eq!(config.cluster.workers, 3);
+    }
+
+    #[test]
+    fn the_hostfile_must_match_the_process_count() {
+        // Issue 8: `-n 1` with a two-line hostfile was accepted.
+        let dir = tempfile::tempdir().unwrap();
+        let hosts = dir.path().join("hosts");
+        std::fs::write(&hosts, "127.0.0.1:2101\n127.0.0.1:2102\n").unwrap();
+        let hosts = hosts.to_str().unwrap();
+        let err = parse(&["-n", "1", "--hostfile", hosts]).unwrap_err();
+        assert!(err.contains("lists 2 hosts but --processes is 1"), "{err}");
+        assert!(parse(&["-n", "2", "--hostfile", hosts]).is_ok());
+        std::fs::write(dir.path().join("bad"), "127.0.0.1:2101\nnot-an-address\n").unwrap();
+        let bad = dir.path().join("bad");
+        let err = parse(&["-n", "2", "--hostfile", bad.to_str().unwrap()]).unwrap_err();
+        assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn kafka_flags_need_brokers() {
+        // Issue 8: --output-topic without --brokers was silently ignored.
+        for flag in [
+            &["--output-topic", "out"][..],
+            &["-X", "acks=1"],
+            &["--producer-property", "linger.ms=5"],
+        ] {
+            let err = parse(flag).unwrap_err();
+            assert!(err.contains("needs --brokers"), "{flag:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn consumer_and_producer_properties_are_kept_apart() {
+        let args = Args::try_parse_from([
+            "tweet-dataflow",
+            "--brokers",
+            "b:1",
+            "--output-topic",
+            "out",
+            "-X",
+            "security.protocol=SASL_SSL",
+            "--consumer-property",
+            "queued.min.messages=10",
+            "--producer-property",
+            "linger.ms=5",
+        ])
+        .unwrap();
+        let config = args.into_config().unwrap();
+        let Input::Kafka(kafka) = &config.input else {
+            panic!("kafka input")
+        };
+        assert_eq!(kafka.properties.get("security.protocol"), Some("SASL_SSL"));
+        assert_eq!(kafka.properties.get("queued.min.messages"), Some("10"));
+        assert_eq!(kafka.properties.get("linger.ms"), None);
+        let out = config.output_topic.unwrap();
+        assert_eq!(out.properties.get("security.protocol"), Some("SASL_SSL"));
+        assert_eq!(out.properties.get("linger.ms"), Some("5"));
+        assert_eq!(out.properties.get("queued.min.messages"), None);
+    }
+}

@@ -1,0 +1,317 @@
+//! Client configuration per role, and what librdkafka says about the connection: its errors are
+//! kept (the last one explains a broker that does not answer) and logged at a bounded rate (a
+//! broker that is down makes librdkafka report every reconnect).
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::ClientContext;
+use rdkafka::config::{ClientConfig, FromClientConfigAndContext, RDKafkaLogLevel};
+use rdkafka::error::KafkaError;
+use thiserror::Error;
+
+use crate::properties::{Properties, Shown, is_sensitive};
+
+/// The configuration of one client: `bootstrap.servers`, the role's `defaults`, then the user's
+/// properties, which win (as kcat and vector apply theirs last).
+pub fn client_config(
+    brokers: &str,
+    defaults: &[(&str, String)],
+    user: &Properties,
+) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", brokers);
+    for (key, value) in defaults {
+        config.set(*key, value);
+    }
+    for (key, value) in user.iter() {
+        config.set(key, value);
+    }
+    config
+}
+
+/// Creates a client of type `T` with `context`; configuration errors name the property, never a
+/// secret value.
+pub fn create<T, C>(config: &ClientConfig, context: C) -> Result<T, ClientError>
+where
+    T: FromClientConfigAndContext<C>,
+    C: ClientContext,
+{
+    config.create_with_context(context).map_err(|e| match e {
+        KafkaError::ClientConfig(_, reason, key, value) => {
+            let shown = Shown {
+                key: &key,
+                value: &value,
+            }
+            .to_string();
+            // librdkafka quotes some values in its reason.
+            let reason = if is_sensitive(&key) && !value.is_empty() {
+                reason.replace(&value, "[redacted]")
+            } else {
+                reason
+            };
+            ClientError::Property {
+                key,
+                value: shown,
+                reason,
+            }
+        }
+        other => ClientError::Create(other),
+    })
+}
+
+#[derive(Debug, Error)]
+pub enum ClientError {
+    #[error("Kafka property {key}={value}: {reason}")]
+    Property {
+        key: String,
+        /// Already redacted when the property names a secret.
+        value: String,
+        reason: String,
+    },
+    #[error("cannot create the Kafka client: {0}")]
+    Create(KafkaError),
+    #[error("no answer from Kafka at {brokers} within {}s: {}", waited.as_secs(), Explained(detail.as_deref()))]
+    Unreachable {
+        brokers: String,
+        waited: Duration,
+        /// What librdkafka last reported about the connection.
+        detail: Option<String>,
+    },
+    #[error("topic {topic} does not exist on {brokers}")]
+    UnknownTopic { topic: String, brokers: String },
+    #[error(
+        "cannot create topic {topic} on {brokers}: {}",
+        Explained(Some(detail))
+    )]
+    Topic {
+        topic: String,
+        brokers: String,
+        detail: String,
+    },
+    #[error("{what}: {source}")]
+    Request {
+        what: String,
+        #[source]
+        source: KafkaError,
+    },
+}
+
+/// A connection problem as librdkafka reported it, followed by what it suggests.
+struct Explained<'a>(Option<&'a str>);
+
+impl fmt::Display for Explained<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            None => f.write_str("is it running? (scripts/kafka.sh start)"),
+            Some(detail) => match hint(detail) {
+                Some(hint) => write!(f, "{detail} — {hint}"),
+                None => f.write_str(detail),
+            },
+        }
+    }
+}
+
+/// What a librdkafka connection error suggests to the user, when it suggests anything.
+pub fn hint(detail: &str) -> Option<&'static str> {
+    let d = detail.to_ascii_lowercase();
+    let has = |s: &str| d.contains(s);
+    Some(if has("connection refused") {
+        "nothing listens there: is the broker running? (scripts/kafka.sh start)"
+    } else if has("authentication failed") || has("invalid username or password") {
+        "the broker refused the credentials: check sasl.username, sasl.password and sasl.mechanisms"
+    } else if has("ssl handshake failed")
+        || has("wrong version number")
+        || has("ssl") && has("handshake")
+    {
+        "the TLS handshake failed: the listener may not speak TLS (security.protocol=SSL or \
+         SASL_SSL against a plaintext listener?), or its certificate is not trusted (ssl.ca.location)"
+    } else if has("sasl") {
+        "the SASL exchange failed: the listener may not do SASL, or not this mechanism; check \
+         security.protocol and sasl.mechanisms against the broker's listener"
+    } else if has("disconnected while requesting apiversion") || has("invalid response size") {
+        "the broker hung up on the first request: the listener may expect TLS or SASL (check \
+         security.protocol), or it is not a Kafka broker"
+    } else if has("failed to resolve") || has("name or service not known") {
+        "cannot resolve the broker's host name"
+    } else {
+        return None;
+    })
+}
+
+/// The last error librdkafka reported on a client, for error messages that explain.
+#[derive(Clone, Default)]
+pub struct Diagnostics(Arc<Mutex<Option<String>>>);
+
+impl Diagnostics {
+    pub fn last(&self) -> Option<String> {
+        self.0.lock().expect("not poisoned").clone()
+    }
+
+    /// Keeps `detail`, unless it says less than what is kept: librdkafka follows a precise
+    /// transport error ("Connection refused") with a summary ("1/1 brokers are down").
+    fn record(&self, detail: String) {
+        let mut last = self.0.lock().expect("not poisoned");
+        if hint(&detail).is_some() || last.as_deref().is_none_or(|l| hint(l).is_none()) {
+            *last = Some(detail);
+        }
+    }
+}
+
+/// Warnings of one kind: the first at once, then one line per interval with how many were held
+/// back (never one line per record or per reconnect).
+pub(crate) struct LogLimit {
+    last: Option<Instant>,
+    held: u64,
+}
+
+impl LogLimit {
+    const INTERVAL: Duration = Duration::from_secs(10);
+
+    pub const fn new() -> LogLimit {
+        LogLimit {
+            last: None,
+            held: 0,
+        }
+    }
+
+    /// `Some(held back since the last line)` when a line is due now.
+    pub fn due(&mut self) -> Option<u64> {
+        if self.last.is_some_and(|t| t.elapsed() < Self::INTERVAL) {
+            self.held += 1;
+            return None;
+        }
+        self.last = Some(Instant::now());
+        Some(std::mem::take(&mut self.held))
+    }
+
+    /// How many were held back since the last line, once (for a final count).
+    pub fn take_held(&mut self) -> u64 {
+        std::mem::take(&mut self.held)
+    }
+}
+
+/// A client context that keeps librdkafka's last error in [`Diagnostics`] and logs errors and
+/// warnings at a bounded rate. Every client of both binaries is created with it (or wraps it).
+#[derive(Clone)]
+pub struct ReportingContext {
+    diagnostics: Diagnostics,
+    limit: Arc<Mutex<LogLimit>>,
+}
+
+impl ReportingContext {
+    pub fn new(diagnostics: Diagnostics) -> ReportingContext {
+        ReportingContext {
+            diagnostics,
+            limit: Arc::new(Mutex::new(LogLimit::new())),
+        }
+    }
+
+    pub fn diagnostics(&self) -> &Diagnostics {
+        &self.diagnostics
+    }
+
+    fn warn(&self, detail: &str) {
+        if let Some(held) = self.limit.lock().expect("not poisoned").due() {
+            tracing::warn!(held_back = held, "kafka: {detail}");
+        }
+    }
+}
+
+impl ClientContext for ReportingContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        match level {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error
+            | RDKafkaLogLevel::Warning => {
+                self.diagnostics.record(message.to_owned());
+                self.warn(&format!("{fac} {message}"));
+            }
+            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
+                tracing::info!(target: "librdkafka", "{fac} {message}")
+            }
+            RDKafkaLogLevel::Debug => tracing::debug!(target: "librdkafka", "{fac} {message}"),
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.diagnostics.record(reason.to_owned());
+        self.warn(&format!("{error}: {reason}"));
+    }
+}
+
+impl rdkafka::consumer::ConsumerContext for ReportingContext {}
+
+/// The number of partitions of `topic`, asked through `consumer`: the clear errors for a broker
+/// that does not answer (with what librdkafka heard) and for a missing topic come from here.
+pub fn partition_count<C: rdkafka::consumer::Consumer<ReportingContext>>(
+    consumer: &C,
+    brokers: &str,
+    topic: &str,
+    timeout: Duration,
+) -> Result<usize, ClientError> {
+    let metadata =
+        consumer
+            .fetch_metadata(Some(topic), timeout)
+            .map_err(|_| ClientError::Unreachable {
+                brokers: brokers.to_owned(),
+                waited: timeout,
+                detail: consumer.context().diagnostics().last(),
+            })?;
+    match metadata.topics().iter().find(|t| t.name() == topic) {
+        Some(t) if t.error().is_none() && !t.partitions().is_empty() => Ok(t.partitions().len()),
+        _ => Err(ClientError::UnknownTopic {
+            topic: topic.to_owned(),
+            brokers: brokers.to_owned(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_follow_what_librdkafka_said() {
+        let refused = "127.0.0.1:1/bootstrap: Connect to ipv4#127.0.0.1:1 failed: Connection refused (after 0ms in state CONNECT)";
+        assert!(hint(refused).unwrap().contains("is the broker running"));
+        let plaintext = "127.0.0.1:9092/bootstrap: SASL handshake failed (start (-4)): SASL PLAIN mechanism handshake failed: Broker: Request not valid in current SASL state";
+        assert!(hint(plaintext).unwrap().contains("may not do SASL"));
+        let tls = "ssl://127.0.0.1:9092/bootstrap: SSL handshake failed: error:0A00010B:SSL routines::wrong version number";
+        assert!(hint(tls).unwrap().contains("may not speak TLS"));
+        assert_eq!(hint("something else"), None);
+    }
+
+    #[test]
+    fn a_bad_secret_property_is_named_without_its_value() {
+        let mut user = Properties::new();
+        user.set("sasl.password", "hunter2");
+        user.set("no.such.key.here", "hunter3");
+        let config = client_config("127.0.0.1:1", &[], &user);
+        let err = create::<rdkafka::consumer::BaseConsumer<ReportingContext>, _>(
+            &config,
+            ReportingContext::new(Diagnostics::default()),
+        )
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("no.such.key.here"), "{err}");
+        assert!(!err.contains("hunter"), "{err}");
+    }
+
+    #[test]
+    fn an_unreachable_broker_says_what_was_heard() {
+        let err = ClientError::Unreachable {
+            brokers: "b:1".into(),
+            waited: Duration::from_secs(30),
+            detail: None,
+        };
+        assert_eq!(
+            err.to_string(),
+            "no answer from Kafka at b:1 within 30s: is it running? (scripts/kafka.sh start)"
+        );
+    }
+}

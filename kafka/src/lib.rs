@@ -1,0 +1,23 @@
+//! Kafka client plumbing shared by `tweet-producer` and `tweet-dataflow`, in one place (as vector
+//! keeps its `src/kafka.rs`): the user's librdkafka properties, which are never printed with a
+//! secret in them; client configuration per role with the user's properties applied last, as kcat
+//! does; errors that say what the broker's answer suggests; delivery accounting that keeps every
+//! record Kafka finally refused; topic creation.
+
+mod admin;
+mod client;
+mod delivery;
+mod properties;
+
+pub use admin::{TopicSpec, ensure_topic};
+pub use client::{
+    ClientError, Diagnostics, ReportingContext, client_config, create, hint, partition_count,
+};
+pub use delivery::{
+    Deliveries, DeliveryContext, Sent, Settled, Undelivered, finish, producer, send,
+};
+pub use properties::{Properties, PropertyError, is_sensitive, parse_property};
+
+/// How long start-up requests (metadata, topic creation) and a final flush may take before they
+/// are errors rather than hangs.
+pub const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
