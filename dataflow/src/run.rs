@@ -38,7 +38,10 @@ pub enum RunError {
     #[error(transparent)]
     Cluster(#[from] ClusterError),
     #[error("output topic {topic}: {source}")]
-    OutputTopic { topic: String, source: ClientError },
+    OutputTopic {
+        topic: String,
+        source: Box<ClientError>,
+    },
     #[error("cannot create {what} {path}: {source}")]
     Create {
         what: &'static str,
@@ -162,7 +165,7 @@ fn open_output(
             let records = KafkaRecords::connect(&kafka.brokers, &out.topic, &out.properties)
                 .map_err(|source| RunError::OutputTopic {
                     topic: out.topic.clone(),
-                    source,
+                    source: Box::new(source),
                 })?;
             Box::new(Both(primary, Box::new(records)))
         }

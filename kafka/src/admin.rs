@@ -7,7 +7,9 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
-use crate::client::{ClientError, Diagnostics, ReportingContext, create};
+use rdkafka::consumer::BaseConsumer;
+
+use crate::client::{ClientError, Diagnostics, ReportingContext, create, metadata};
 
 /// A topic to create when it is missing.
 #[derive(Clone, Debug)]
@@ -27,6 +29,11 @@ pub fn ensure_topic(
     spec: &TopicSpec<'_>,
     timeout: Duration,
 ) -> Result<bool, ClientError> {
+    // A broker that is down or refuses this client is explained here; the admin client's own
+    // errors only say that the request timed out.
+    let probe: BaseConsumer<ReportingContext> =
+        create(config, ReportingContext::new(Diagnostics::default()))?;
+    metadata(&probe, brokers, None, timeout)?;
     let diagnostics = Diagnostics::default();
     let admin: AdminClient<ReportingContext> =
         create(config, ReportingContext::new(diagnostics.clone()))?;
@@ -54,23 +61,21 @@ pub fn ensure_topic(
     };
     let results =
         futures_executor::block_on(admin.create_topics([&topic], &options)).map_err(failed)?;
-    for result in results {
-        match result {
-            Ok(_) => {
-                tracing::info!(
-                    topic = spec.name,
-                    partitions = spec.partitions,
-                    replication = spec.replication,
-                    "created topic"
-                );
-                return Ok(true);
-            }
-            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {
-                tracing::debug!(topic = spec.name, "topic exists");
-                return Ok(false);
-            }
-            Err((_, code)) => return Err(failed(KafkaError::AdminOp(code))),
+    match results.into_iter().next() {
+        Some(Ok(_)) => {
+            tracing::info!(
+                topic = spec.name,
+                partitions = spec.partitions,
+                replication = spec.replication,
+                "created topic"
+            );
+            Ok(true)
         }
+        Some(Err((_, RDKafkaErrorCode::TopicAlreadyExists))) => {
+            tracing::debug!(topic = spec.name, "topic exists");
+            Ok(false)
+        }
+        Some(Err((_, code))) => Err(failed(KafkaError::AdminOp(code))),
+        None => Ok(false),
     }
-    Ok(false)
 }

@@ -79,6 +79,11 @@ pub enum ClientError {
         /// What librdkafka last reported about the connection.
         detail: Option<String>,
     },
+    #[error(
+        "Kafka at {brokers} answered, but not as this client needs: {}",
+        Explained(Some(detail))
+    )]
+    Refused { brokers: String, detail: String },
     #[error("topic {topic} does not exist on {brokers}")]
     UnknownTopic { topic: String, brokers: String },
     #[error(
@@ -104,7 +109,7 @@ struct Explained<'a>(Option<&'a str>);
 impl fmt::Display for Explained<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
-            None => f.write_str("is it running? (scripts/kafka.sh start)"),
+            None => f.write_str("is the broker up? (scripts/kafka.sh start)"),
             Some(detail) => match hint(detail) {
                 Some(hint) => write!(f, "{detail} — {hint}"),
                 None => f.write_str(detail),
@@ -118,7 +123,7 @@ pub fn hint(detail: &str) -> Option<&'static str> {
     let d = detail.to_ascii_lowercase();
     let has = |s: &str| d.contains(s);
     Some(if has("connection refused") {
-        "nothing listens there: is the broker running? (scripts/kafka.sh start)"
+        "nothing listens there: is the broker up? (scripts/kafka.sh start)"
     } else if has("authentication failed") || has("invalid username or password") {
         "the broker refused the credentials: check sasl.username, sasl.password and sasl.mechanisms"
     } else if has("ssl handshake failed")
@@ -245,22 +250,53 @@ impl ClientContext for ReportingContext {
 
 impl rdkafka::consumer::ConsumerContext for ReportingContext {}
 
-/// The number of partitions of `topic`, asked through `consumer`: the clear errors for a broker
-/// that does not answer (with what librdkafka heard) and for a missing topic come from here.
-pub fn partition_count<C: rdkafka::consumer::Consumer<ReportingContext>>(
-    consumer: &C,
+/// The metadata of `topic` (all topics for `None`), asked through `consumer`: the clear errors for
+/// a broker that does not answer (with what librdkafka heard) come from here.
+///
+/// librdkafka hands its log and error events to a consumer only when it is polled, so the request
+/// is made in short steps with a poll between them. A conclusive answer (credentials refused, a
+/// TLS or SASL handshake that failed) ends the wait at once rather than after `timeout`.
+pub fn metadata(
+    consumer: &rdkafka::consumer::BaseConsumer<ReportingContext>,
+    brokers: &str,
+    topic: Option<&str>,
+    timeout: Duration,
+) -> Result<rdkafka::metadata::Metadata, ClientError> {
+    use rdkafka::consumer::Consumer;
+    let started = Instant::now();
+    let step = Duration::from_secs(1);
+    loop {
+        match consumer.fetch_metadata(topic, step) {
+            Ok(metadata) => return Ok(metadata),
+            Err(_) => {
+                let _ = consumer.poll(Duration::ZERO);
+                let detail = consumer.context().diagnostics().last();
+                if let Some(detail) = detail.as_ref().filter(|d| is_conclusive(d)) {
+                    return Err(ClientError::Refused {
+                        brokers: brokers.to_owned(),
+                        detail: detail.clone(),
+                    });
+                }
+                if started.elapsed() >= timeout {
+                    return Err(ClientError::Unreachable {
+                        brokers: brokers.to_owned(),
+                        waited: timeout,
+                        detail,
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// The number of partitions of `topic`; a missing topic is an error.
+pub fn partition_count(
+    consumer: &rdkafka::consumer::BaseConsumer<ReportingContext>,
     brokers: &str,
     topic: &str,
     timeout: Duration,
 ) -> Result<usize, ClientError> {
-    let metadata =
-        consumer
-            .fetch_metadata(Some(topic), timeout)
-            .map_err(|_| ClientError::Unreachable {
-                brokers: brokers.to_owned(),
-                waited: timeout,
-                detail: consumer.context().diagnostics().last(),
-            })?;
+    let metadata = metadata(consumer, brokers, Some(topic), timeout)?;
     match metadata.topics().iter().find(|t| t.name() == topic) {
         Some(t) if t.error().is_none() && !t.partitions().is_empty() => Ok(t.partitions().len()),
         _ => Err(ClientError::UnknownTopic {
@@ -270,6 +306,20 @@ pub fn partition_count<C: rdkafka::consumer::Consumer<ReportingContext>>(
     }
 }
 
+/// Answers that waiting longer will not change: the broker is there but refuses this client.
+fn is_conclusive(detail: &str) -> bool {
+    let d = detail.to_ascii_lowercase();
+    [
+        "authentication",
+        "sasl",
+        "ssl handshake",
+        "wrong version number",
+        "certificate",
+    ]
+    .iter()
+    .any(|s| d.contains(s))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,7 +327,7 @@ mod tests {
     #[test]
     fn hints_follow_what_librdkafka_said() {
         let refused = "127.0.0.1:1/bootstrap: Connect to ipv4#127.0.0.1:1 failed: Connection refused (after 0ms in state CONNECT)";
-        assert!(hint(refused).unwrap().contains("is the broker running"));
+        assert!(hint(refused).unwrap().contains("is the broker up?"));
         let plaintext = "127.0.0.1:9092/bootstrap: SASL handshake failed (start (-4)): SASL PLAIN mechanism handshake failed: Broker: Request not valid in current SASL state";
         assert!(hint(plaintext).unwrap().contains("may not do SASL"));
         let tls = "ssl://127.0.0.1:9092/bootstrap: SSL handshake failed: error:0A00010B:SSL routines::wrong version number";
@@ -311,7 +361,7 @@ mod tests {
         };
         assert_eq!(
             err.to_string(),
-            "no answer from Kafka at b:1 within 30s: is it running? (scripts/kafka.sh start)"
+            "no answer from Kafka at b:1 within 30s: is the broker up? (scripts/kafka.sh start)"
         );
     }
 }

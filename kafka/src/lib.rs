@@ -11,7 +11,8 @@ mod properties;
 
 pub use admin::{TopicSpec, ensure_topic};
 pub use client::{
-    ClientError, Diagnostics, ReportingContext, client_config, create, hint, partition_count,
+    ClientError, Diagnostics, ReportingContext, client_config, create, hint, metadata,
+    partition_count,
 };
 pub use delivery::{
     Deliveries, DeliveryContext, Sent, Settled, Undelivered, finish, producer, send,

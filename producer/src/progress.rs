@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::kafka::TweetWriter;
+use crate::writer::TweetWriter;
 
 const LOG_EVERY: Duration = Duration::from_secs(5);
 

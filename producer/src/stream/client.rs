@@ -18,7 +18,7 @@ use super::oauth1::{self, Nonce};
 use super::rules::{RulePlan, RulesApi};
 
 /// Which of X's streaming APIs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Api {
     /// `GET /2/tweets/search/stream`, app-only bearer token, rules synced with `--track`.
     V2,
@@ -174,6 +174,80 @@ pub struct StreamStats {
     pub disconnect_notices: u64,
     /// v2 error objects sent in the stream.
     pub in_band_errors: u64,
+}
+
+impl std::fmt::Display for StreamStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "connections {}, messages {}, keep-alives {}, stalls {}, cut off {}, oversized {}, \
+             undelivered {} (limit notices), disconnect notices {}, in-band errors {}, \
+             failed attempts {} network / {} HTTP / {} rate-limited",
+            self.connections,
+            self.messages,
+            self.keep_alives,
+            self.stalls,
+            self.cut_off,
+            self.oversized,
+            self.undelivered,
+            self.disconnect_notices,
+            self.in_band_errors,
+            self.network_failures,
+            self.http_failures,
+            self.rate_limited
+        )
+    }
+}
+
+/// The credentials `config.api` needs, from the environment or a `.env` file in the working
+/// directory (which never overrides the environment).
+pub fn credentials(config: &StreamConfig) -> Result<Auth, StreamError> {
+    credentials::load_dotenv();
+    Auth::for_api(config.api, &credentials::from_env)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, StreamError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| StreamError::Rules(format!("starting the async runtime: {e}")))
+}
+
+/// Syncs the v2 rules with `config.track` before streaming.
+pub fn rules_in_place(config: &StreamConfig, bearer: &Secret) -> Result<(), StreamError> {
+    runtime()?.block_on(sync_rules(config, bearer, false))?;
+    Ok(())
+}
+
+/// What `--dry-run` shows: the rule change v2 would make, or the request v1 would send.
+pub fn dry_run(config: &StreamConfig) -> Result<String, StreamError> {
+    let auth = credentials(config)?;
+    let Auth::Bearer(token) = &auth else {
+        return Ok(format!(
+            "would POST {}/1.1/statuses/filter.json with track={}\n",
+            config.base.trim_end_matches('/'),
+            config.track.join(",")
+        ));
+    };
+    let plan = runtime()?.block_on(sync_rules(config, token, true))?;
+    let mut text = format!("stream rules (tag {}), dry run:\n", config.rule_tag);
+    for value in &plan.add {
+        text += &format!("  add    {value}\n");
+    }
+    for rule in &plan.delete {
+        text += &format!(
+            "  delete {} (id {})\n",
+            rule.value,
+            rule.id.as_deref().unwrap_or("?")
+        );
+    }
+    for rule in &plan.foreign {
+        text += &format!("  keep   {} (tag {:?}, not ours)\n", rule.value, rule.tag);
+    }
+    if plan.is_empty() {
+        text += "  nothing to change\n";
+    }
+    Ok(text)
 }
 
 /// How one connection ended.

@@ -2,12 +2,7 @@
 //! as a keep-alive; chunk boundaries are TCP's, not the messages' — one message may span several
 //! chunks and one chunk hold several messages.
 
-/// Longer messages are not written: Kafka's default `message.max.bytes` is 1 MiB, and no tweet
-/// comes close to it. They are dead-lettered with their head.
-pub const MAX_MESSAGE_BYTES: usize = 1_000_000;
-
-/// How much of an oversized message is kept for its dead letter.
-const OVERSIZED_HEAD_BYTES: usize = 64 << 10;
+use tweet::input::{MAX_MESSAGE_BYTES, OVERSIZED_HEAD_BYTES};
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Frame<'a> {

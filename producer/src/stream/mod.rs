@@ -11,9 +11,11 @@ mod oauth1;
 mod rules;
 
 pub use backoff::{Backoff, Failure, Sleep, TokioSleep};
-pub use client::{Api, Auth, MessageSink, StreamConfig, StreamStats, V2_FIELDS, run, sync_rules};
+pub use client::{
+    Api, Auth, MessageSink, StreamConfig, StreamStats, V2_FIELDS, credentials, dry_run,
+    rules_in_place, run, sync_rules,
+};
 pub use credentials::{CredentialError, OAuth1, Secret, from_env, load_dotenv};
 pub use error::{BoxError, StreamError};
-pub use framing::MAX_MESSAGE_BYTES;
 pub use oauth1::signature as oauth1_signature;
 pub use rules::{Rule, RulePlan};

@@ -1,0 +1,336 @@
+//! The flags of `tweet-producer` (binary only: the library takes typed jobs), and their
+//! validation into a [`Job`]. Every usage error is found here and exits with status 2.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use tweet::time::parse_duration;
+use tweet_producer::generate::{DEFAULT_START_MS, GenerateConfig};
+use tweet_producer::replay::{PACE_RANGE, Pace};
+use tweet_producer::run::Job;
+use tweet_producer::stream::{Api, StreamConfig};
+use tweet_producer::writer::KafkaTarget;
+use tweetflow_kafka::parse_property;
+
+fn property(s: &str) -> Result<(String, String), String> {
+    parse_property(s).map_err(|e| e.to_string())
+}
+
+#[derive(Parser)]
+#[command(name = "tweet-producer", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write a deterministic synthetic tweet stream as JSON Lines, to a file or into Kafka.
+    Generate(GenerateArgs),
+    /// Replay fixture or archive files (.jsonl, .json, .gz) into a Kafka topic.
+    Replay(ReplayArgs),
+    /// Stream live tweets matching --track from X's API into a Kafka topic, until interrupted.
+    /// Credentials come from the environment or a .env file (see README, "Live tweets").
+    Stream(StreamArgs),
+}
+
+/// Where tweets go in Kafka (CONTRACT section 5).
+#[derive(Args)]
+struct KafkaArgs {
+    /// Kafka bootstrap servers, e.g. 127.0.0.1:9092.
+    #[arg(long, value_name = "HOST:PORT[,…]")]
+    brokers: Option<String>,
+    /// Topic to write; created when missing.
+    #[arg(long, default_value = "tweets")]
+    topic: String,
+    /// Partitions of the topic when it is created.
+    #[arg(long, default_value_t = 4)]
+    partitions: i32,
+    /// Replication factor of the topic when it is created.
+    #[arg(long, default_value_t = 1)]
+    replication: i32,
+    /// A librdkafka property applied last (SASL/SSL, tuning), e.g. -X security.protocol=SASL_SSL.
+    #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = property)]
+    properties: Vec<(String, String)>,
+    /// Keep messages that are not tweets, and tweets Kafka refused, here (JSON Lines: source,
+    /// position, class, reason, raw, and the key of refused tweets).
+    #[arg(long, value_name = "PATH")]
+    dead_letter: Option<PathBuf>,
+    /// A tweet whose event time is more than this after the wall clock is rejected, not written:
+    /// no genuine tweet comes from the future.
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    max_future: u64,
+}
+
+impl KafkaArgs {
+    fn target(&self, command: &str) -> Result<KafkaTarget> {
+        let Some(brokers) = &self.brokers else {
+            bail!("{command} needs --brokers (e.g. 127.0.0.1:9092)")
+        };
+        if self.partitions < 1 || self.replication < 1 {
+            bail!("--partitions and --replication must be at least 1");
+        }
+        Ok(KafkaTarget {
+            brokers: brokers.clone(),
+            topic: self.topic.clone(),
+            partitions: self.partitions,
+            replication: self.replication,
+            properties: self.properties.iter().cloned().collect(),
+            dead_letter: self.dead_letter.clone(),
+            max_future_ms: self.max_future,
+        })
+    }
+}
+
+#[derive(Args)]
+struct ReplayArgs {
+    /// Files to replay, in order.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    #[command(flatten)]
+    kafka: KafkaArgs,
+    /// Tweets per second of wall time (default: as fast as possible).
+    #[arg(long, conflicts_with = "speedup")]
+    rate: Option<f64>,
+    /// Replay at this many times event-time speed.
+    #[arg(long)]
+    speedup: Option<f64>,
+    /// Start again from the first file after the last, until interrupted.
+    #[arg(long = "loop")]
+    looping: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ApiFlag {
+    /// `GET /2/tweets/search/stream`, app-only bearer token, rules synced with --track.
+    V2,
+    /// `POST /1.1/statuses/filter.json` with `track=`, OAuth 1.0a user context.
+    V1,
+}
+
+#[derive(Args)]
+struct StreamArgs {
+    /// Terms to track, comma separated: a term's spaces mean AND, the terms OR (v1.1 `track`).
+    #[arg(
+        long,
+        required = true,
+        value_delimiter = ',',
+        value_name = "TERM[,TERM…]"
+    )]
+    track: Vec<String>,
+    /// v2: the filtered stream with a bearer token (X_BEARER_TOKEN). v1: the legacy
+    /// statuses/filter with OAuth 1.0a (TWITTER_CONSUMER_KEY, TWITTER_CONSUMER_SECRET,
+    /// TWITTER_ACCESS_TOKEN, TWITTER_ACCESS_TOKEN_SECRET).
+    #[arg(long, value_enum, default_value = "v2")]
+    api: ApiFlag,
+    /// Another host for the API: a proxy, a compatible service, a test server
+    /// [default: https://api.x.com for v2, https://stream.twitter.com for v1].
+    #[arg(long, value_name = "URL")]
+    api_base: Option<String>,
+    /// Show what would change (v2 rules) or be requested (v1), then exit without streaming.
+    #[arg(long)]
+    dry_run: bool,
+    /// Tag of the v2 rules this tool manages; rules with other tags are left alone.
+    #[arg(long, default_value = "tweetflow")]
+    rule_tag: String,
+    /// Reconnect when the stream sends nothing, not even a keep-alive, for this long.
+    #[arg(long, value_parser = parse_duration, default_value = "90s")]
+    stall_timeout: u64,
+    #[command(flatten)]
+    kafka: KafkaArgs,
+}
+
+#[derive(Args)]
+struct GenerateArgs {
+    /// Output file; `-` for stdout, a `.gz` suffix (any case) compresses with gzip. Not with
+    /// --brokers.
+    #[arg(long, required_unless_present = "brokers", conflicts_with = "brokers")]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    kafka: KafkaArgs,
+    /// Number of tweets (noise lines come on top).
+    #[arg(long)]
+    count: u64,
+    /// Seed: equal flags write equal bytes.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Tweets per second of event time.
+    #[arg(long, default_value_t = 1000.0)]
+    rate: f64,
+    /// Write X API v2 filtered-stream envelopes instead of v1.1 statuses.
+    #[arg(long)]
+    v2: bool,
+    /// Largest event-time disorder, e.g. 500ms, 3s, 1m: any lateness at least this large drops nothing.
+    #[arg(long, value_parser = parse_duration, default_value = "0s")]
+    disorder: u64,
+    /// Event time of the first tweet, RFC 3339 [default: 2016-12-04T02:07:40Z].
+    #[arg(long)]
+    start: Option<String>,
+    /// Also write notices, blank, malformed and rejected lines (~1% of lines).
+    #[arg(long)]
+    noise: bool,
+}
+
+/// A pace flag must be one a clock can keep.
+fn pace(flag: &str, value: f64) -> Result<f64> {
+    if !(value.is_finite() && PACE_RANGE.contains(&value)) {
+        bail!(
+            "{flag} must be a number from {} to {}, got {value}",
+            PACE_RANGE.start(),
+            PACE_RANGE.end()
+        );
+    }
+    Ok(value)
+}
+
+impl GenerateArgs {
+    fn config(&self) -> Result<GenerateConfig> {
+        let rate = pace("--rate", self.rate)?;
+        let start_ms = match &self.start {
+            None => DEFAULT_START_MS,
+            Some(s) => {
+                let t = chrono::DateTime::parse_from_rfc3339(s).with_context(|| {
+                    format!("--start {s:?} is not an RFC 3339 time such as 2016-12-04T02:07:40Z")
+                })?;
+                u64::try_from(t.timestamp_millis())
+                    .with_context(|| format!("--start {s:?} is before 1970"))?
+            }
+        };
+        Ok(GenerateConfig {
+            count: self.count,
+            seed: self.seed,
+            rate,
+            v2: self.v2,
+            disorder_ms: self.disorder,
+            start_ms,
+            noise: self.noise,
+        })
+    }
+}
+
+/// What the binary does after validation.
+pub enum Plan {
+    Run(Job),
+    /// `stream --dry-run`: show the rule change (v2) or the request (v1).
+    DryRun(StreamConfig),
+}
+
+impl Cli {
+    /// Validates the flags; every error here is a usage error.
+    pub fn plan(self) -> Result<Plan> {
+        Ok(Plan::Run(match self.command {
+            Command::Generate(args) => {
+                let config = args.config()?;
+                match (&args.out, &args.kafka.brokers) {
+                    (Some(out), None) => Job::GenerateFile {
+                        config,
+                        out: out.clone(),
+                    },
+                    _ => Job::GenerateKafka {
+                        config,
+                        target: args.kafka.target("generate")?,
+                    },
+                }
+            }
+            Command::Replay(args) => {
+                let pace = match (args.rate, args.speedup) {
+                    (Some(r), _) => Pace::Rate(pace("--rate", r)?),
+                    (_, Some(x)) => Pace::Speedup(pace("--speedup", x)?),
+                    _ => Pace::AsFastAsPossible,
+                };
+                let target = args.kafka.target("replay")?;
+                for file in &args.files {
+                    std::fs::File::open(file)
+                        .with_context(|| format!("cannot read {}", file.display()))?;
+                }
+                Job::Replay {
+                    files: args.files,
+                    pace,
+                    looping: args.looping,
+                    target,
+                }
+            }
+            Command::Stream(args) => {
+                if args.stall_timeout == 0 {
+                    bail!("--stall-timeout must be positive");
+                }
+                let api = match args.api {
+                    ApiFlag::V2 => Api::V2,
+                    ApiFlag::V1 => Api::V1,
+                };
+                let config = StreamConfig {
+                    api,
+                    base: args
+                        .api_base
+                        .clone()
+                        .unwrap_or_else(|| api.default_base().to_owned()),
+                    track: args.track.clone(),
+                    rule_tag: args.rule_tag.clone(),
+                    stall_timeout: std::time::Duration::from_millis(args.stall_timeout),
+                    connect_timeout: std::time::Duration::from_secs(10),
+                };
+                if args.dry_run {
+                    return Ok(Plan::DryRun(config));
+                }
+                let target = args.kafka.target("stream").context("or --dry-run")?;
+                Job::Stream { config, target }
+            }
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(argv: &[&str]) -> Result<Plan, String> {
+        let cli = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
+        cli.plan().map_err(|e| format!("{e:#}"))
+    }
+
+    #[test]
+    fn paces_a_clock_cannot_keep_are_usage_errors() {
+        // Issue 8: `--rate 1e-300` panicked.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.jsonl");
+        std::fs::write(&file, "").unwrap();
+        let file = file.to_str().unwrap();
+        for flags in [
+            ["--rate", "1e-300"],
+            ["--rate", "0"],
+            ["--rate", "inf"],
+            ["--speedup", "1e-300"],
+            ["--speedup=-1", "--loop"],
+        ] {
+            let mut argv = vec!["tweet-producer", "replay", file, "--brokers", "b:1"];
+            argv.extend(flags);
+            let err = plan(&argv).err().expect("refused");
+            assert!(err.contains("must be a number from"), "{flags:?}: {err}");
+        }
+        let err = plan(&[
+            "tweet-producer",
+            "generate",
+            "--out",
+            "-",
+            "--count",
+            "1",
+            "--rate",
+            "1e-300",
+        ])
+        .err()
+        .expect("refused");
+        assert!(err.contains("--rate must be"), "{err}");
+        let mut argv = vec!["tweet-producer", "replay", file, "--brokers", "b:1"];
+        argv.extend(["--rate", "0.5"]);
+        assert!(plan(&argv).is_ok());
+    }
+
+    #[test]
+    fn replay_needs_brokers() {
+        let err = plan(&["tweet-producer", "replay", "x.jsonl"])
+            .err()
+            .unwrap();
+        assert!(err.contains("replay needs --brokers"), "{err}");
+    }
+}
