@@ -6,9 +6,17 @@ use std::fmt;
 use thiserror::Error;
 
 /// Parts of a property name that mark its value as a secret (`sasl.password`,
-/// `ssl.key.password`, `sasl.oauthbearer.client.secret`, `…token…`). Over-matching (`ssl.key.location`
-/// is only a path) costs a `[redacted]` in a log line; under-matching would leak a credential.
-const SENSITIVE: [&str; 4] = ["password", "secret", "key", "token"];
+/// `ssl.key.password`, `sasl.oauthbearer.client.secret`, `…token…`, and librdkafka's
+/// `sasl.oauthbearer.config`, which holds credentials too). Over-matching (`ssl.key.location` is
+/// only a path) costs a `[redacted]` in a log line; under-matching would leak a credential.
+const SENSITIVE: [&str; 6] = [
+    "password",
+    "secret",
+    "key",
+    "token",
+    "credential",
+    "oauthbearer.config",
+];
 
 /// Whether the value of the property `name` must never be printed.
 pub fn is_sensitive(name: &str) -> bool {
@@ -126,13 +134,14 @@ mod tests {
             ("ssl.key.password", "k3y"),
             ("sasl.oauthbearer.client.secret", "s3cret"),
             ("SASL.OAUTHBEARER.TOKEN.ENDPOINT.URL", "https://t"),
+            ("sasl.oauthbearer.config", "principal=p secret=conf1g"),
             ("queued.min.messages", "5000"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
         let shown = format!("{props:?} {props:#?}");
-        for secret in ["hunter2", "k3y", "s3cret", "https://t"] {
+        for secret in ["hunter2", "k3y", "s3cret", "https://t", "conf1g"] {
             assert!(!shown.contains(secret), "{shown}");
         }
         assert!(

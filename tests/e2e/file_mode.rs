@@ -107,6 +107,7 @@ fn small_windows_with_all_keys_equal_the_reference() {
         slide_ms: 1_000,
         top: 0,
         lateness_ms: 120_000,
+        ..Params::defaults(0)
     };
     let (want, _) = expected(&partitions, params);
     for workers in ["1", "3"] {
@@ -329,4 +330,141 @@ fn huge_garbage_and_non_utf8_messages_are_counted_and_dead_lettered() {
         })
         .unwrap();
     assert_eq!(oversized["raw"].as_str().unwrap().len(), 64 << 10);
+}
+
+/// A v1.1 tweet line at `event_ms` with one mention.
+fn v1_line(id: u64, event_ms: u64) -> Vec<u8> {
+    serde_json::json!({
+        "id_str": id.to_string(),
+        "timestamp_ms": event_ms.to_string(),
+        "user": {"location": "Lyon"},
+        "entities": {"user_mentions": [{"screen_name": "rustlang"}]}
+    })
+    .to_string()
+    .into_bytes()
+}
+
+#[test]
+fn a_tweet_from_the_future_is_rejected_instead_of_making_its_partition_late() {
+    // Issue 8, reproduced on the old main: in 1000 tweets, one with timestamp_ms 253402300799999
+    // (9999-12-31) made 989 of the others late, and the windows printed
+    // "window_end":"+10000-01-01T00:00:00Z", which is not RFC 3339.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("future.jsonl");
+    let base = 1_480_817_220_000;
+    let mut lines: Vec<Vec<u8>> = (0..1000).map(|i| v1_line(i, base + i * 100)).collect();
+    lines.insert(10, v1_line(5000, 253_402_300_799_999));
+    let text: Vec<u8> = lines
+        .iter()
+        .flat_map(|l| [&l[..], b"\n"].concat())
+        .collect();
+    std::fs::write(&input, text).unwrap();
+
+    let (want, counts) = expected(&[lines], Params::defaults(10_000));
+    assert_eq!((counts.rejected, counts.late, counts.tweets), (1, 0, 1000));
+    let (got, summary, dead) = run(&[input], &["--lateness", "10s"]);
+    assert_eq!(got, want);
+    assert_counts(&summary, &counts);
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0]["class"], "rejected");
+    assert_eq!(dead[0]["reason"], tweet::FUTURE);
+}
+
+#[test]
+fn window_bounds_stay_rfc3339_at_the_end_of_year_9999() {
+    // With the future check widened, tweets of the last minute of 9999 are read; those whose
+    // windows would end in year 10000 are rejected, and every bound written is RFC 3339.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("y9999.jsonl");
+    let last = 253_402_300_799_999u64;
+    let lines: Vec<Vec<u8>> = (0..120)
+        .map(|i| v1_line(i, last - 119_000 + i * 1000))
+        .collect();
+    let text: Vec<u8> = lines
+        .iter()
+        .flat_map(|l| [&l[..], b"\n"].concat())
+        .collect();
+    std::fs::write(&input, text).unwrap();
+    let params = Params {
+        max_future_ms: 1 << 62,
+        ..Params::defaults(10_000)
+    };
+    let (want, counts) = expected(&[lines], params);
+    assert!(counts.rejected > 0 && counts.tweets > 0, "{counts:?}");
+    let (got, summary, _) = run(&[input], &["--max-future", "100000000h"]);
+    assert_eq!(got, want);
+    assert_counts(&summary, &counts);
+    assert!(!got.is_empty());
+    for record in &got {
+        let record: Value = serde_json::from_str(record).unwrap();
+        for bound in ["window_start", "window_end"] {
+            let text = record[bound].as_str().unwrap();
+            assert!(
+                chrono::DateTime::parse_from_rfc3339(text).is_ok() && text.starts_with("9999-"),
+                "{bound} {text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_byte_order_mark_at_the_start_of_a_file_is_ignored() {
+    // Issue 8: a UTF-8 BOM made the first line of a file malformed.
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["bom.jsonl", "bom.jsonl.gz"] {
+        let input = dir.path().join(name);
+        let mut bytes = b"\xEF\xBB\xBF".to_vec();
+        bytes.extend(std::fs::read(fixture("tweets-v2.jsonl")).unwrap());
+        if name.ends_with(".gz") {
+            use std::io::Write;
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(&bytes).unwrap();
+            bytes = gz.finish().unwrap();
+        }
+        std::fs::write(&input, bytes).unwrap();
+        let partitions = [messages(&fixture("tweets-v2.jsonl"))];
+        let (want, counts) = expected(&partitions, Params::defaults(10_000));
+        let (got, summary, _) = run(&[input], &["-w", "2"]);
+        assert_eq!(got, want, "{name}");
+        assert_counts(&summary, &counts);
+        assert_eq!(summary["malformed"], 0, "{name}");
+    }
+}
+
+#[test]
+fn kafka_flags_without_brokers_are_usage_errors() {
+    // Issue 8: --output-topic without --brokers was silently ignored although its help says it
+    // needs --brokers.
+    let input = fixture("tweets-v1.jsonl");
+    for flags in [
+        &["--output-topic", "windows"][..],
+        &["-X", "acks=all"],
+        &["--consumer-property", "queued.min.messages=10"],
+    ] {
+        let output = Command::new(binary("tweet-dataflow"))
+            .arg("--input")
+            .arg(&input)
+            .args(flags)
+            .output_within_limit();
+        assert_eq!(output.status.code(), Some(2), "{flags:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("needs --brokers"), "{flags:?}: {stderr}");
+    }
+}
+
+#[test]
+fn a_closed_standard_output_ends_the_run_quietly() {
+    // Issue 9: `tweet-dataflow … | head` exited 1 with "Broken pipe".
+    let input = fixture("tweets-v1.jsonl");
+    let mut child = Command::new(binary("tweet-dataflow"))
+        .args(["--input", input.to_str().unwrap(), "--format", "jsonl"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader is gone before the first window
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("error"), "{stderr}");
 }

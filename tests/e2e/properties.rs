@@ -142,7 +142,7 @@ proptest! {
         };
         let summary = run(config, Shutdown::new()).unwrap().expect("process 0 has the summary");
 
-        let params = Params { batch_ms: batch, window_ms: window, slide_ms: slide, top, lateness_ms: lateness };
+        let params = Params { batch_ms: batch, window_ms: window, slide_ms: slide, top, lateness_ms: lateness, ..Params::defaults(0) };
         let (want, counts) = reference::run_lines(&partitions, params);
         let want: Vec<String> = want.lines().map(str::to_owned).collect();
         prop_assert_eq!(lines(&out), want);

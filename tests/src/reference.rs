@@ -27,6 +27,9 @@
 //! - v2 weight: the first element of `data.referenced_tweets` with `"type":"retweeted"` gives the
 //!   `id` (a JSON string); the first `includes.tweets` object with that `id` gives
 //!   `public_metrics.retweet_count`.
+//! - Read-time validity (section 2): a tweet whose event time is more than `max_future_ms` after
+//!   `now_ms` is rejected, and so is a tweet one of whose windows would end after
+//!   9999-12-31T23:59:59.999Z (its end could not be printed as RFC 3339).
 //! - Lateness is per partition: a tweet is late when `event_ms < max_so_far - lateness_ms`,
 //!   where `max_so_far` is the max event time of the non-late tweets read before it in that
 //!   partition. The first tweet of a partition is never late.
@@ -65,17 +68,26 @@ pub struct Params {
     pub slide_ms: u64,
     pub top: usize,
     pub lateness_ms: u64,
+    /// The wall clock when the messages are read, and how far after it an event time may be
+    /// (section 2); later tweets are rejected.
+    pub now_ms: i64,
+    pub max_future_ms: u64,
 }
 
 impl Params {
     /// Contract defaults: B = 5s, W = 60s, S = 30s, top N = 10, with the given lateness.
     pub fn defaults(lateness_ms: u64) -> Params {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970");
         Params {
             batch_ms: 5_000,
             window_ms: 60_000,
             slide_ms: 30_000,
             top: 10,
             lateness_ms,
+            now_ms: now.as_millis() as i64,
+            max_future_ms: 3_600_000,
         }
     }
 
@@ -445,6 +457,15 @@ pub fn accept(partitions: &[Vec<Vec<u8>>], params: &Params) -> (Vec<RefTweet>, C
                         counts.undelivered = counts.undelivered.saturating_add(track);
                     }
                 }
+                Class::Tweet(tweet)
+                    if i128::from(tweet.event_ms)
+                        > i128::from(params.now_ms) + i128::from(params.max_future_ms)
+                        || window_ends(tweet.event_ms, params)
+                            .iter()
+                            .any(|&t| t > i128::from(MAX_EVENT_MS)) =>
+                {
+                    counts.rejected += 1
+                }
                 Class::Tweet(tweet) => {
                     let late = max_so_far.is_some_and(|max| {
                         i128::from(tweet.event_ms)
@@ -571,6 +592,7 @@ mod tests {
             slide_ms,
             top,
             lateness_ms,
+            ..Params::defaults(0)
         }
     }
 

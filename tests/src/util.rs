@@ -62,10 +62,14 @@ pub fn free_ports(n: usize) -> Vec<u16> {
         .collect()
 }
 
-/// The messages of a JSON Lines file (gzip by extension): split on `\n`, no final empty line.
+/// The messages of a JSON Lines file (gzip by extension, in any case): split on `\n`, no final
+/// empty line, and no UTF-8 byte-order mark at the start of the file (CONTRACT section 1).
 pub fn messages(path: &Path) -> Vec<Vec<u8>> {
     let bytes = std::fs::read(path).expect("read input");
-    let bytes = if path.extension().is_some_and(|e| e == "gz") {
+    let bytes = if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
+    {
         let mut out = Vec::new();
         std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&bytes[..]), &mut out)
             .expect("gunzip");
@@ -73,6 +77,7 @@ pub fn messages(path: &Path) -> Vec<Vec<u8>> {
     } else {
         bytes
     };
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
     let mut lines: Vec<Vec<u8>> = bytes.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
     if bytes.is_empty() || bytes.ends_with(b"\n") {
         lines.pop();
@@ -131,6 +136,11 @@ impl Running {
         std::fs::read(self.dir.path().join(name)).expect("read log")
     }
 
+    /// What the process has written to stderr so far.
+    pub fn stderr_so_far(&self) -> String {
+        String::from_utf8_lossy(&self.read("stderr")).into_owned()
+    }
+
     /// Its output once it exits; killed, and the test failed, if that is not before `deadline`.
     pub fn wait_until(mut self, deadline: Instant) -> Output {
         let mut child = self.child.take().expect("running");
@@ -167,6 +177,15 @@ impl Drop for Running {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// Waits until `ready` holds, checking every 50 ms; fails the test with `what` after `limit`.
+pub fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !ready() {
+        assert!(Instant::now() < deadline, "waited {limit:?} for {what}");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -218,6 +237,11 @@ impl Cluster {
             processes,
             _hosts: dir,
         }
+    }
+
+    /// What every process has written to stderr so far, one after the other.
+    pub fn stderr_so_far(&self) -> String {
+        self.processes.iter().map(Running::stderr_so_far).collect()
     }
 
     /// Every process's output once all have exited (process 0 first), within [`PROCESS_LIMIT`].

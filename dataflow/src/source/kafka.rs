@@ -154,23 +154,7 @@ impl KafkaInput {
             return Ok(Vec::new());
         }
         let consumer = Arc::new(self.consumer()?);
-        self.assign(&consumer, partitions, self.start, false)
-    }
-
-    /// Assigns `partitions` on `consumer` (added to what it has when `incremental`) and opens them.
-    fn assign(
-        &self,
-        consumer: &Arc<Consumer_>,
-        partitions: &[i32],
-        start: Start,
-        incremental: bool,
-    ) -> Result<Vec<Box<dyn Partition>>, KafkaSourceError> {
-        let mut assignment = TopicPartitionList::new();
-        let mut ends = Vec::with_capacity(partitions.len());
-        let assign_error = |source| KafkaSourceError::Assign {
-            topic: self.topic.clone(),
-            source,
-        };
+        let mut starts = Vec::with_capacity(partitions.len());
         for &partition in partitions {
             let (low, high) = consumer
                 .fetch_watermarks(&self.topic, partition, TIMEOUT)
@@ -180,14 +164,36 @@ impl KafkaInput {
                     source,
                 })?;
             tracing::debug!(topic = %self.topic, partition, low, high, "watermarks");
-            let start = match start {
+            let start = match self.start {
                 Start::Earliest => low,
                 Start::Latest => high,
             };
+            starts.push((
+                partition,
+                Offset::Offset(start),
+                self.bounded.then_some(high),
+            ));
+        }
+        self.assign(&consumer, &starts, false)
+    }
+
+    /// Assigns `(partition, start, end)` on `consumer` (added to what it has when `incremental`)
+    /// and opens them.
+    fn assign(
+        &self,
+        consumer: &Arc<Consumer_>,
+        starts: &[(i32, Offset, Option<i64>)],
+        incremental: bool,
+    ) -> Result<Vec<Box<dyn Partition>>, KafkaSourceError> {
+        let mut assignment = TopicPartitionList::new();
+        let assign_error = |source| KafkaSourceError::Assign {
+            topic: self.topic.clone(),
+            source,
+        };
+        for &(partition, start, _) in starts {
             assignment
-                .add_partition_offset(&self.topic, partition, Offset::Offset(start))
+                .add_partition_offset(&self.topic, partition, start)
                 .map_err(assign_error)?;
-            ends.push((partition, start, self.bounded.then_some(high)));
         }
         if incremental {
             consumer.incremental_assign(&assignment)
@@ -195,8 +201,8 @@ impl KafkaInput {
             consumer.assign(&assignment)
         }
         .map_err(assign_error)?;
-        let mut opened: Vec<Box<dyn Partition>> = Vec::with_capacity(ends.len());
-        for &(partition, start, end) in &ends {
+        let mut opened: Vec<Box<dyn Partition>> = Vec::with_capacity(starts.len());
+        for &(partition, start, end) in starts {
             let queue = consumer
                 .split_partition_queue(&self.topic, partition)
                 .ok_or(KafkaError::Canceled)
@@ -207,7 +213,11 @@ impl KafkaInput {
                 topic: self.topic.clone(),
                 partition,
                 source: format!("{}/{partition}", self.topic),
-                next_offset: start,
+                // A partition that joined starts at its beginning, which librdkafka resolves.
+                next_offset: match start {
+                    Offset::Offset(at) => at,
+                    _ => 0,
+                },
                 end,
                 last_offset: None,
                 message: Vec::new(),
@@ -216,9 +226,9 @@ impl KafkaInput {
         // Fetching starts with `assign`, before the queues are split: what arrived in between sits
         // on the consumer's main queue. Seeking each partition back to its start refetches it into
         // its own queue; the early copies are dropped there, unread.
-        for &(partition, start, _) in &ends {
+        for &(partition, start, _) in starts {
             consumer
-                .seek(&self.topic, partition, Offset::Offset(start), TIMEOUT)
+                .seek(&self.topic, partition, start, TIMEOUT)
                 .map_err(assign_error)?;
         }
         Ok(opened)
@@ -270,12 +280,16 @@ impl Discover for Joining {
             return Vec::new();
         }
         tracing::info!(worker = self.worker, partitions = ?mine, topic = %self.input.topic, "new partitions joined");
+        // From their beginning, resolved by librdkafka: asking the broker for their offsets here
+        // would block the worker, and this consumer may not know of them yet.
+        let starts: Vec<(i32, Offset, Option<i64>)> =
+            mine.iter().map(|&p| (p, Offset::Beginning, None)).collect();
         let opened = match &self.consumer {
-            Some(consumer) => self.input.assign(consumer, &mine, Start::Earliest, true),
+            Some(consumer) => self.input.assign(consumer, &starts, true),
             None => self.input.consumer().and_then(|c| {
                 let consumer = Arc::new(c);
                 self.consumer = Some(consumer.clone());
-                self.input.assign(&consumer, &mine, Start::Earliest, false)
+                self.input.assign(&consumer, &starts, false)
             }),
         };
         opened.unwrap_or_else(|e| {
