@@ -208,7 +208,10 @@ fn sigterm_during_a_replay_loses_no_acknowledged_record() {
                 "3",
             ]),
     );
-    std::thread::sleep(Duration::from_secs(3));
+    // Stopped in the middle of its work: once over a thousand records are in the topic.
+    wait_for("records in the topic", Duration::from_secs(60), || {
+        count_if_exists(&topic) > 1000
+    });
     child.terminate();
     let output = child.wait();
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -469,10 +472,9 @@ fn live_tweets_from_either_api_reach_the_windows_exactly() {
                 .envs(secrets)
                 .env("RUST_LOG", "debug"),
         );
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while count_if_exists(&topic) < tweets.len() as i64 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        wait_for("every tweet in the topic", Duration::from_secs(60), || {
+            count_if_exists(&topic) >= tweets.len() as i64
+        });
         producer.terminate();
         let output = producer.wait();
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -680,68 +682,27 @@ fn no_secret_property_is_printed_by_either_binary() {
         .flat_map(|(k, v)| ["-X".to_owned(), format!("{k}={v}")])
         .collect();
     let fixture_file = fixture("tweets-v2.jsonl").display().to_string();
+    let dataflow: Vec<String> = ["--brokers", &brokers(), "--topic", &topic, "--bounded"]
+        .map(String::from)
+        .to_vec();
+    let producer: Vec<String> = [
+        "replay",
+        &fixture_file,
+        "--brokers",
+        &brokers(),
+        "--topic",
+        &topic,
+    ]
+    .map(String::from)
+    .to_vec();
+    let debug = ["-w", "2", "-X", "debug=broker,conf"].map(String::from);
     let runs: Vec<(&str, Vec<String>)> = vec![
         // Working runs: the start-up lines, librdkafka's debug output.
-        (
-            "tweet-dataflow",
-            [
-                &[
-                    "--brokers",
-                    &brokers(),
-                    "--topic",
-                    &topic,
-                    "--bounded",
-                    "-w",
-                    "2",
-                    "-X",
-                    "debug=broker,conf",
-                ]
-                .map(String::from)[..],
-                &plain,
-            ]
-            .concat(),
-        ),
-        (
-            "tweet-producer",
-            [
-                &[
-                    "replay",
-                    &fixture_file,
-                    "--brokers",
-                    &brokers(),
-                    "--topic",
-                    &topic,
-                ]
-                .map(String::from)[..],
-                &plain,
-            ]
-            .concat(),
-        ),
+        ("tweet-dataflow", [&dataflow[..], &debug, &plain].concat()),
+        ("tweet-producer", [&producer[..], &plain].concat()),
         // Failing runs: errors naming the properties librdkafka refuses (no TLS in this build).
-        (
-            "tweet-dataflow",
-            [
-                &["--brokers", &brokers(), "--topic", &topic, "--bounded"].map(String::from)[..],
-                &all,
-            ]
-            .concat(),
-        ),
-        (
-            "tweet-producer",
-            [
-                &[
-                    "replay",
-                    &fixture_file,
-                    "--brokers",
-                    &brokers(),
-                    "--topic",
-                    &topic,
-                ]
-                .map(String::from)[..],
-                &all,
-            ]
-            .concat(),
-        ),
+        ("tweet-dataflow", [&dataflow[..], &all].concat()),
+        ("tweet-producer", [&producer[..], &all].concat()),
     ];
     for (program, args) in runs {
         let output = Command::new(binary(program))

@@ -612,16 +612,19 @@ fn a_server_that_never_answers_or_never_finishes_an_error_is_given_up_on() {
     assert_eq!(run.messages(), &lines[..1]);
     assert_eq!(run.delays, [Duration::from_secs(5)]);
 
-    // A listener that accepts and never sends a response head.
+    // A listener that accepts and never sends a response head. Its third connection means two
+    // attempts timed out (1 s each): then the run is stopped, as a signal would.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let mut config = config(Api::V2, &server);
     config.base = format!("http://{}", silent.local_addr().unwrap());
+    let (third, third_seen) = std::sync::mpsc::channel();
+    let (done, done_seen) = std::sync::mpsc::channel::<()>();
     let held = std::thread::spawn(move || {
-        let mut open = Vec::new();
-        for _ in 0..2 {
-            open.push(silent.accept().unwrap().0);
-        }
-        std::thread::sleep(Duration::from_secs(3));
+        let open: Vec<_> = (0..3).map(|_| silent.accept().unwrap().0).collect();
+        third.send(()).unwrap();
+        // Kept open (and silent) until the run is over.
+        let _ = done_seen.recv();
+        drop(open);
     });
     let started = std::time::Instant::now();
     let runtime = runtime();
@@ -633,10 +636,10 @@ fn a_server_that_never_answers_or_never_finishes_an_error_is_given_up_on() {
     runtime.block_on(async {
         let run = stream::run(&config, &auth, &mut sink, &stop, &clock, &mut counted);
         tokio::pin!(run);
-        // Two attempts time out (1 s each), then the run is stopped as a signal would.
+        let third = tokio::task::spawn_blocking(move || third_seen.recv());
         tokio::select! {
             _ = &mut run => panic!("the run ended by itself"),
-            () = tokio::time::sleep(Duration::from_millis(2500)) => {}
+            seen = third => seen.unwrap().expect("a third attempt"),
         }
         stop.store(true, Ordering::Relaxed);
         tokio::time::timeout(Duration::from_secs(2), run)
@@ -644,6 +647,7 @@ fn a_server_that_never_answers_or_never_finishes_an_error_is_given_up_on() {
             .expect("a stop is heard while waiting for a response")
             .unwrap();
     });
+    done.send(()).unwrap();
     assert!(counted.network_failures >= 2, "{counted:?}");
     assert_eq!(counted.connections, 0);
     assert!(started.elapsed() < Duration::from_secs(5));

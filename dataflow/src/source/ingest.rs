@@ -195,15 +195,9 @@ pub(crate) fn ingest<'s>(
                 // Asked to stop (here, or by a peer): read no more, and let every worker know.
                 stopping = true;
                 tracing::debug!(worker, "stopping");
-                seq += 1;
                 progress_out.give(
                     &*progress_cap,
-                    &mut vec![Progress {
-                        worker,
-                        seq,
-                        local: Local::Done,
-                        stop: true,
-                    }],
+                    &mut numbered(&mut seq, worker, Local::Done, true),
                 );
                 readers.iter_mut().for_each(|r| r.done = true);
                 joining = None;
@@ -232,15 +226,9 @@ pub(crate) fn ingest<'s>(
                 local_state(&readers, &rules, floor)
             };
             if rules.idle_timeout.is_some() && !stopping && told != Some(local) {
-                seq += 1;
                 progress_out.give(
                     &*progress_cap,
-                    &mut vec![Progress {
-                        worker,
-                        seq,
-                        local,
-                        stop: false,
-                    }],
+                    &mut numbered(&mut seq, worker, local, false),
                 );
                 told = Some(local);
             }
@@ -284,6 +272,17 @@ pub(crate) fn ingest<'s>(
     });
     progress.broadcast().connect_loop(heard_handle);
     (updates, reports)
+}
+
+/// This worker's next report, numbered so that receivers can drop stale ones.
+fn numbered(seq: &mut u64, worker: usize, local: Local, stop: bool) -> Vec<Progress> {
+    *seq += 1;
+    vec![Progress {
+        worker,
+        seq: *seq,
+        local,
+        stop,
+    }]
 }
 
 /// The ingest operator's capabilities, one per output.
