@@ -52,6 +52,69 @@ struct Slide {
     mentions: FxHashMap<String, i128>,
 }
 
+/// One slide's folded counts as a checkpoint holds them: the window times at which they enter and
+/// leave the collection, and a count per key. Counts are additive, so the slides of several
+/// workers (or of a checkpoint and of new tweets) with the same span merge by adding.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlideState {
+    pub enter: u64,
+    pub leave: u64,
+    pub tweets: i128,
+    pub locations: Vec<(String, i128)>,
+    pub mentions: Vec<(String, i128)>,
+}
+
+impl Slide {
+    fn state(&self, (enter, leave): (u64, u64)) -> SlideState {
+        let list = |map: &FxHashMap<String, i128>| -> Vec<(String, i128)> {
+            map.iter().map(|(k, n)| (k.clone(), *n)).collect()
+        };
+        SlideState {
+            enter,
+            leave,
+            tweets: self.tweets,
+            locations: list(&self.locations),
+            mentions: list(&self.mentions),
+        }
+    }
+}
+
+/// Slides merged by span and key: the replica of a cluster's live state a checkpoint is made of.
+#[derive(Default)]
+pub(crate) struct SlideSet {
+    slides: BTreeMap<(u64, u64), Slide>,
+}
+
+impl SlideSet {
+    pub fn add(&mut self, state: &SlideState) {
+        let slide = self.slides.entry((state.enter, state.leave)).or_default();
+        slide.tweets += state.tweets;
+        for (key, n) in &state.locations {
+            bump(&mut slide.locations, key, *n);
+        }
+        for (key, n) in &state.mentions {
+            bump(&mut slide.mentions, key, *n);
+        }
+    }
+
+    /// Forgets the slides that leave the collection at or before `time`: no window from `time`
+    /// on holds their tweets.
+    pub fn prune_through(&mut self, time: u64) {
+        self.slides.retain(|&(_, leave), _| leave > time);
+    }
+
+    pub fn states(&self) -> impl Iterator<Item = SlideState> + '_ {
+        self.slides.iter().map(|(span, slide)| slide.state(*span))
+    }
+
+    pub fn keys(&self) -> usize {
+        self.slides
+            .values()
+            .map(|s| 1 + s.locations.len() + s.mentions.len())
+            .sum()
+    }
+}
+
 fn bump(map: &mut FxHashMap<String, i128>, key: &str, by: i128) {
     match map.get_mut(key) {
         Some(count) => *count += by,
@@ -81,46 +144,99 @@ impl Aggregates {
     }
 
     /// Hands over every slide entering before `frontier` (all of them for `None`), oldest first:
-    /// its counts at the time they enter, and their retractions at the time they leave.
+    /// its counts at the time they enter, and their retractions at the time they leave. With
+    /// `drained`, each slide handed over is also kept there, for a checkpoint.
     pub fn drain_before(
         &mut self,
         frontier: Option<u64>,
+        mut drained: Option<&mut Vec<SlideState>>,
         mut emit: impl FnMut(u64, &mut Vec<Update>),
     ) {
-        let mut buffer = Vec::new();
         while let Some(entry) = self.slides.first_entry() {
             if frontier.is_some_and(|f| entry.key().0 >= f) {
                 break;
             }
-            let ((enter, leave), slide) = entry.remove_entry();
-            let tweets = (
-                Group {
-                    kind: Kind::Tweets,
-                    bucket: 0,
-                },
-                String::new(),
-            );
-            buffer.push((tweets, enter, slide.tweets));
-            for (kind, map) in [
-                (Kind::Location, slide.locations),
-                (Kind::Mention, slide.mentions),
-            ] {
-                buffer.extend(
-                    map.into_iter()
-                        .map(|(key, n)| ((Group::of(kind, &key), key), enter, n)),
-                );
+            let (span, slide) = entry.remove_entry();
+            if let Some(kept) = drained.as_deref_mut() {
+                kept.push(slide.state(span));
             }
-            let mut retractions: Vec<Update> = buffer
-                .iter()
-                .map(|(data, _, n)| (data.clone(), leave, -n))
-                .collect();
-            emit(enter, &mut buffer);
-            emit(leave, &mut retractions);
-            buffer.clear();
+            emit_slide(
+                span,
+                span.0,
+                slide.tweets,
+                [slide.locations, slide.mentions],
+                &mut emit,
+            );
         }
+    }
+
+    /// The slides not handed over yet, for a checkpoint.
+    pub fn open_states(&self) -> Vec<SlideState> {
+        self.slides
+            .iter()
+            .map(|(span, slide)| slide.state(*span))
+            .collect()
     }
 
     pub fn is_empty(&self) -> bool {
         self.slides.is_empty()
     }
+
+    pub fn clear(&mut self) {
+        self.slides.clear();
+    }
+}
+
+/// Emits a slide restored from a checkpoint: its counts from the first window time at or after
+/// `from` (the windows before are written), and their retraction when it leaves. A slide that
+/// leaves by then contributes to no window still to write.
+pub(crate) fn emit_restored(
+    state: SlideState,
+    from: u64,
+    mut emit: impl FnMut(u64, &mut Vec<Update>),
+) {
+    if state.leave <= from {
+        return;
+    }
+    let maps = [state.locations, state.mentions].map(|list| list.into_iter().collect());
+    emit_slide(
+        (state.enter, state.leave),
+        state.enter.max(from),
+        state.tweets,
+        maps,
+        &mut emit,
+    );
+}
+
+/// Emits `tweets` and the location and mention counts at `at`, and their retractions at `leave`.
+fn emit_slide(
+    (_, leave): (u64, u64),
+    at: u64,
+    tweets: i128,
+    [locations, mentions]: [FxHashMap<String, i128>; 2],
+    emit: &mut impl FnMut(u64, &mut Vec<Update>),
+) {
+    let mut buffer: Vec<Update> = Vec::with_capacity(1 + locations.len() + mentions.len());
+    let total = (
+        Group {
+            kind: Kind::Tweets,
+            bucket: 0,
+        },
+        String::new(),
+    );
+    if tweets != 0 {
+        buffer.push((total, at, tweets));
+    }
+    for (kind, map) in [(Kind::Location, locations), (Kind::Mention, mentions)] {
+        buffer.extend(
+            map.into_iter()
+                .map(|(key, n)| ((Group::of(kind, &key), key), at, n)),
+        );
+    }
+    let mut retractions: Vec<Update> = buffer
+        .iter()
+        .map(|(data, _, n)| (data.clone(), leave, -n))
+        .collect();
+    emit(at, &mut buffer);
+    emit(leave, &mut retractions);
 }

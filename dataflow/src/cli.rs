@@ -10,7 +10,7 @@ use tweet::time::parse_duration;
 use tweet_dataflow::cluster::parse_hostfile;
 use tweet_dataflow::window::WindowError;
 use tweet_dataflow::{
-    Cluster, Config, Format, Input, KafkaInput, Output, OutputTopic, Start, Windows,
+    Checkpoints, Cluster, Config, Format, Input, KafkaInput, Output, OutputTopic, Start, Windows,
 };
 use tweetflow_kafka::{Properties, parse_property};
 
@@ -61,8 +61,35 @@ pub struct Args {
     discovery_interval: u64,
 
     /// Also write each window record to this Kafka topic (key: the window end). Needs --brokers.
+    /// Created when missing, compacted; with --checkpoint written in transactions that commit
+    /// with each checkpoint (read it with isolation.level=read_committed).
     #[arg(long, value_name = "TOPIC")]
     output_topic: Option<String>,
+
+    /// Replication factor of --output-topic when it is created [default: min(3, brokers)].
+    #[arg(long, value_name = "N")]
+    output_replication: Option<i32>,
+
+    /// Partitions of --output-topic when it is created (one keeps the windows in order).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    output_partitions: i32,
+
+    /// Keep checkpoints in this directory and resume from the newest one there: after a crash or
+    /// a stop the job goes on where it was, and --output, --output-topic and --dead-letter hold
+    /// every window and letter exactly once (see README, "Recovery"). Kafka input only.
+    #[arg(long, value_name = "DIR")]
+    checkpoint: Option<PathBuf>,
+
+    /// At most one checkpoint per this much time (each holds the state when the last window
+    /// closed) [default: the slide].
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    checkpoint_interval: Option<u64>,
+
+    /// In a cluster reading Kafka without --bounded, a peer that sends nothing (not even its
+    /// heartbeat, once a second) for this long is taken for frozen or cut off: this process exits
+    /// 1 naming it, so that a supervisor restarts the job.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    peer_timeout: u64,
 
     /// A librdkafka property for every Kafka client (SASL/SSL, tuning), applied last. Needs
     /// --brokers.
@@ -179,12 +206,24 @@ impl Args {
     pub fn into_config(self) -> Result<Config> {
         let windows = Windows::new(self.batch, self.window, self.slide).map_err(window_error)?;
         let cluster = self.cluster()?;
+        if self.output_partitions < 1 || self.output_replication.is_some_and(|r| r < 1) {
+            bail!("--output-partitions and --output-replication must be at least 1");
+        }
+        let checkpoints = match (&self.checkpoint, self.checkpoint_interval) {
+            (None, Some(_)) => bail!("--checkpoint-interval needs --checkpoint DIR"),
+            (None, None) => None,
+            (Some(dir), interval) => Some(Checkpoints {
+                dir: dir.clone(),
+                interval: Duration::from_millis(interval.unwrap_or(self.slide)),
+            }),
+        };
         let common: Properties = self.properties.iter().cloned().collect();
         let only = |props: &[(String, String)]| -> Properties { props.iter().cloned().collect() };
         let (input, idle_timeout) = match &self.brokers {
             None => {
                 for (flag, given) in [
                     ("--output-topic", self.output_topic.is_some()),
+                    ("--checkpoint", self.checkpoint.is_some()),
                     ("-X", !self.properties.is_empty()),
                     ("--consumer-property", !self.consumer_properties.is_empty()),
                     ("--producer-property", !self.producer_properties.is_empty()),
@@ -226,6 +265,8 @@ impl Args {
             output_topic: self.output_topic.map(|topic| OutputTopic {
                 topic,
                 properties: common.then(&only(&self.producer_properties)),
+                partitions: self.output_partitions,
+                replication: self.output_replication,
             }),
             output: match self.output {
                 Some(path) => Output::File(path),
@@ -237,6 +278,7 @@ impl Args {
             dead_letter: self.dead_letter,
             summary: self.summary,
             cluster,
+            checkpoints,
         })
     }
 
@@ -277,12 +319,18 @@ impl Args {
         if self.connect_timeout == 0 {
             bail!("--connect-timeout must be greater than zero");
         }
+        if self.peer_timeout == 0 {
+            bail!("--peer-timeout must be greater than zero");
+        }
         Ok(Cluster {
             workers: self.workers,
             processes: self.processes,
             process: self.process,
             addresses,
             connect_timeout: Duration::from_millis(self.connect_timeout),
+            // Heartbeats flow only while every worker reads on (unbounded Kafka runs).
+            peer_timeout: (self.brokers.is_some() && !self.bounded)
+                .then(|| Duration::from_millis(self.peer_timeout)),
         })
     }
 }

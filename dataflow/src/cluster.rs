@@ -466,7 +466,19 @@ pub fn connect(
         processes = cluster.processes,
         "cluster connected"
     );
-    exit_when_a_peer_is_lost(addresses.clone());
+    if let Some(timeout) = cluster.peer_timeout {
+        // Every worker sends a heartbeat each second (the ingest's progress reports), so a socket
+        // silent for this long belongs to a peer that froze or was cut off.
+        let mut kept = Vec::new();
+        for socket in sockets.iter().flatten() {
+            socket
+                .set_read_timeout(Some(timeout))
+                .map_err(ClusterError::Network)?;
+            kept.push(socket.try_clone().map_err(ClusterError::Network)?);
+        }
+        *PEERS.lock().expect("not poisoned") = kept;
+    }
+    exit_when_a_peer_is_lost(addresses.clone(), cluster.peer_timeout);
     let hooks = Hooks::default();
     let local = ProcessBuilder::new_typed_vector(
         cluster.workers,
@@ -482,10 +494,21 @@ pub fn connect(
     ))
 }
 
+/// The sockets to the peers, while they carry a read timeout.
+static PEERS: std::sync::Mutex<Vec<TcpStream>> = std::sync::Mutex::new(Vec::new());
+
+/// Lifts the peer timeout: called when this process stops reading, after which heartbeats stop
+/// while the last windows and the final checkpoint are written.
+pub(crate) fn relax_peer_timeouts() {
+    for socket in PEERS.lock().expect("not poisoned").drain(..) {
+        let _ = socket.set_read_timeout(None);
+    }
+}
+
 /// timely's network threads panic when a connection breaks ("timely communication error: …"),
 /// and then every worker panics too. A peer that stopped is an operational event, not a bug: say
 /// which one, once, and exit with status 1 so that a supervisor restarts the job.
-fn exit_when_a_peer_is_lost(addresses: Vec<String>) {
+fn exit_when_a_peer_is_lost(addresses: Vec<String>, peer_timeout: Option<Duration>) {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         let message = info
@@ -505,10 +528,18 @@ fn exit_when_a_peer_is_lost(addresses: Vec<String>) {
         match peer {
             Some(p) if message.starts_with("timely communication error") => {
                 let address = addresses.get(p).map_or("?", String::as_str);
-                eprintln!(
-                    "error: lost the connection to process {p} at {address} ({message}); it stopped or \
-                     the network failed. Exiting so that the job can be restarted."
-                );
+                let silent = message.contains("os error 11") || message.contains("timed out");
+                match (silent, peer_timeout) {
+                    (true, Some(t)) => eprintln!(
+                        "error: process {p} at {address} sent nothing for {}s (--peer-timeout): \
+                         it is frozen or cut off. Exiting so that the job can be restarted.",
+                        t.as_secs()
+                    ),
+                    _ => eprintln!(
+                        "error: lost the connection to process {p} at {address} ({message}); it \
+                         stopped or the network failed. Exiting so that the job can be restarted."
+                    ),
+                }
                 std::process::exit(1);
             }
             _ => previous(info),

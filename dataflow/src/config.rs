@@ -39,6 +39,17 @@ pub struct OutputTopic {
     pub topic: String,
     /// librdkafka properties of its producer, applied last.
     pub properties: Properties,
+    /// When the topic is created: its partitions and replication (`None`: min(3, brokers)).
+    pub partitions: i32,
+    pub replication: Option<i32>,
+}
+
+/// Crash safety (issue 10): where checkpoints go and how often.
+#[derive(Clone, Debug)]
+pub struct Checkpoints {
+    pub dir: PathBuf,
+    /// At most one checkpoint per this much wall clock (the state of the last window closed).
+    pub interval: Duration,
 }
 
 /// The timely cluster this process is part of.
@@ -51,6 +62,9 @@ pub struct Cluster {
     pub addresses: Vec<String>,
     /// How long the processes may take to find each other before this one gives up.
     pub connect_timeout: Duration,
+    /// In unbounded runs, a peer that sends nothing (not even the once-a-second heartbeat) for
+    /// this long is taken for frozen or cut off, and this process exits.
+    pub peer_timeout: Option<Duration>,
 }
 
 impl Cluster {
@@ -62,6 +76,7 @@ impl Cluster {
             process: 0,
             addresses: vec!["127.0.0.1:2101".to_owned()],
             connect_timeout: Duration::from_secs(60),
+            peer_timeout: None,
         }
     }
 
@@ -87,6 +102,8 @@ pub struct Config {
     pub dead_letter: Option<PathBuf>,
     pub summary: Option<PathBuf>,
     pub cluster: Cluster,
+    /// `None`: no checkpoints, every run starts afresh.
+    pub checkpoints: Option<Checkpoints>,
 }
 
 impl Config {
@@ -104,6 +121,7 @@ impl Config {
             dead_letter: None,
             summary: None,
             cluster: Cluster::local(1),
+            checkpoints: None,
         }
     }
 }

@@ -12,8 +12,10 @@
 //! (`src/main.rs`, `src/cli.rs`).
 
 mod aggregate;
+mod checkpoint;
 pub mod cluster;
 pub mod config;
+mod crash;
 mod run;
 mod shutdown;
 mod sink;
@@ -22,7 +24,7 @@ pub mod stats;
 mod topn;
 pub mod window;
 
-pub use config::{Cluster, Config, Format, Input, Output, OutputTopic};
+pub use config::{Checkpoints, Cluster, Config, Format, Input, Output, OutputTopic};
 pub use run::{RunError, Summary, run};
 pub use shutdown::Shutdown;
 pub use source::kafka::{KafkaInput, Start};

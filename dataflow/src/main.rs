@@ -23,12 +23,35 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run(config, Shutdown::new()) {
+    // SIGINT and SIGTERM stop the run: it reads no more, writes the complete windows and a last
+    // checkpoint, and exits 0; a second signal exits at once (130).
+    let shutdown = Shutdown::new();
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let installed =
+            signal_hook::flag::register_conditional_shutdown(signal, 130, shutdown.flag())
+                .and_then(|_| signal_hook::flag::register(signal, shutdown.flag()));
+        if let Err(e) = installed {
+            eprintln!("error: installing signal handlers: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    match run(config, shutdown) {
         Ok(Some(summary)) => {
+            let stopped = if summary.stopped {
+                " (stopped on request)"
+            } else {
+                ""
+            };
             eprintln!(
-                "tweet-dataflow: {}; {} windows written, {} dead letters",
+                "tweet-dataflow: {}; {} windows written, {} dead letters{stopped}",
                 summary.stats, summary.windows, summary.dead_letters
             );
+            if summary.checkpoints > 0 {
+                eprintln!(
+                    "tweet-dataflow: {} checkpoints written ({} bytes, {} ms in all)",
+                    summary.checkpoints, summary.checkpoint_bytes, summary.checkpoint_ms
+                );
+            }
             if summary.stats.read_errors > 0 {
                 // The windows are written, but they are missing whatever could not be read.
                 eprintln!(
@@ -42,6 +65,10 @@ fn main() -> ExitCode {
         Ok(None) => ExitCode::SUCCESS,
         // A closed pipe (`| head`) means the reader has all it wants, as for ripgrep.
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
+        Err(e) if e.is_usage() => {
+            eprintln!("error: {:#}", anyhow::Error::new(e));
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("error: {:#}", anyhow::Error::new(e));
             ExitCode::FAILURE

@@ -2,9 +2,11 @@
 //! dataflow on every worker and runs it to completion (or until it is asked to stop).
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fs::File;
+use std::hash::{Hash, Hasher};
 use std::io::{self, BufWriter};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,15 +17,19 @@ use thiserror::Error;
 use timely::{CommunicationConfig, WorkerConfig};
 use tweetflow_kafka::ClientError;
 
+use crate::aggregate::SlideState;
+use crate::checkpoint::{Checkpoint, CheckpointError, Store};
 use crate::cluster::{self, ClusterError};
 use crate::config::{Config, Format, Input, Output};
 use crate::shutdown::Shutdown;
-use crate::sink::dead_letter::{Reported, write_reports};
-use crate::sink::kafka::{Both, KafkaRecords};
+use crate::sink::commit::{Checkpointing, Committed, commit};
+use crate::sink::dead_letter::LetterSink;
+use crate::sink::file::OutputFile;
+use crate::sink::kafka::{Both, Delivery, KafkaRecords};
 use crate::sink::record::{JsonLines, RecordWriter, Table};
-use crate::sink::windows::{Written, write_windows};
+use crate::sink::windows::WindowSink;
 use crate::source::file::{self, InputError, Split};
-use crate::source::ingest::{Rules, ingest};
+use crate::source::ingest::{Restore, Rules, ingest};
 use crate::source::kafka::{Joining, KafkaInput, KafkaSourceError};
 use crate::source::{Broken, Discover, Partition};
 use crate::stats::Stats;
@@ -55,6 +61,14 @@ pub enum RunError {
     },
     #[error("cannot separate results from timely's messages on standard output: {0}")]
     Stdout(io::Error),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error("resuming {what} {path}: {source}")]
+    Resume {
+        what: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
     #[error("timely: {0}")]
     Timely(String),
 }
@@ -64,15 +78,27 @@ impl RunError {
     pub fn is_broken_pipe(&self) -> bool {
         matches!(self, RunError::Write { source, .. } if source.kind() == io::ErrorKind::BrokenPipe)
     }
+
+    /// The flags do not fit the checkpoint they point at (another job's): a usage error.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, RunError::Checkpoint(CheckpointError::OtherJob { .. }))
+    }
 }
 
 /// The end-of-run summary (process 0 only): the counters of every worker, and what was written.
+/// After a resume the counters and counts include those of the runs before.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Summary {
     #[serde(flatten)]
     pub stats: Stats,
     pub windows: u64,
     pub dead_letters: u64,
+    /// The run stopped on request before the end of its input (its last checkpoint resumes it).
+    pub stopped: bool,
+    /// Checkpoints this run wrote, their bytes and the time they took.
+    pub checkpoints: u64,
+    pub checkpoint_bytes: u64,
+    pub checkpoint_ms: u64,
 }
 
 /// What every worker reads, decided once per process from the same facts.
@@ -85,7 +111,12 @@ enum Plan {
 }
 
 impl Plan {
-    fn open(&self, worker: usize, peers: usize) -> Vec<Box<dyn Partition>> {
+    fn open(
+        &self,
+        worker: usize,
+        peers: usize,
+        resumed: &HashMap<i32, i64>,
+    ) -> Vec<Box<dyn Partition>> {
         match self {
             Plan::Files(splits) => splits[worker].iter().map(file::open).collect(),
             Plan::Kafka(kafka, count, _) => {
@@ -93,7 +124,7 @@ impl Plan {
                     .filter(|p| p % peers == worker)
                     .map(|p| p as i32)
                     .collect();
-                kafka.open(&owned).unwrap_or_else(|e| {
+                kafka.open(&owned, resumed).unwrap_or_else(|e| {
                     tracing::error!(worker, error = %e, "cannot open partitions");
                     vec![Box::new(Broken {
                         source: kafka.topic.clone(),
@@ -124,14 +155,24 @@ fn slot<T>(value: Option<T>) -> Slot<T> {
     Arc::new(Mutex::new(value))
 }
 
-fn create(what: &'static str, path: &PathBuf) -> Result<BufWriter<File>, RunError> {
-    File::create(path)
-        .map(|f| BufWriter::with_capacity(1 << 16, f))
-        .map_err(|source| RunError::Create {
+/// An output file: new, or (resuming) cut back to what the checkpoint says was written.
+fn output_file(
+    what: &'static str,
+    path: &Path,
+    resumed: Option<u64>,
+) -> Result<OutputFile, RunError> {
+    match resumed {
+        None => OutputFile::create(path).map_err(|source| RunError::Create {
             what,
-            path: path.clone(),
+            path: path.to_owned(),
             source,
-        })
+        }),
+        Some(len) => OutputFile::resume(path, len).map_err(|source| RunError::Resume {
+            what,
+            path: path.to_owned(),
+            source,
+        }),
+    }
 }
 
 /// In a cluster, timely prints connection progress on standard output of every process. Results
@@ -146,10 +187,20 @@ fn separate_stdout() -> Result<File, RunError> {
 fn open_output(
     config: &Config,
     results: Option<File>,
+    resume: Option<&Checkpoint>,
 ) -> Result<Box<dyn RecordWriter + Send>, RunError> {
     let primary: Box<dyn RecordWriter + Send> = match &config.output {
-        Output::File(path) => Box::new(JsonLines(create("output", path)?)),
+        Output::File(path) => Box::new(JsonLines(output_file(
+            "output",
+            path,
+            resume.map(|c| c.output_bytes),
+        )?)),
         Output::Stdout(format) => {
+            if resume.is_some() {
+                tracing::warn!(
+                    "resuming onto standard output: windows since the checkpoint may be written again (use --output FILE)"
+                );
+            }
             let stdout: Box<dyn io::Write + Send> = match results {
                 Some(file) => Box::new(BufWriter::new(file)),
                 None => Box::new(BufWriter::new(io::stdout())),
@@ -162,15 +213,76 @@ fn open_output(
     };
     Ok(match (&config.output_topic, &config.input) {
         (Some(out), Input::Kafka(kafka)) => {
-            let records = KafkaRecords::connect(&kafka.brokers, &out.topic, &out.properties)
-                .map_err(|source| RunError::OutputTopic {
-                    topic: out.topic.clone(),
-                    source: Box::new(source),
+            let delivery = match &config.checkpoints {
+                Some(_) => Delivery::Transactional {
+                    id: format!(
+                        "tweetflow-{:016x}-{}",
+                        cluster::job_fingerprint(&checkpoint_job(config)),
+                        out.topic
+                    ),
+                },
+                None => Delivery::Idempotent,
+            };
+            let records =
+                KafkaRecords::connect(&kafka.brokers, out, delivery).map_err(|source| {
+                    RunError::OutputTopic {
+                        topic: out.topic.clone(),
+                        source: Box::new(source),
+                    }
                 })?;
             Box::new(Both(primary, Box::new(records)))
         }
         _ => primary,
     })
+}
+
+/// What a checkpoint is of: a checkpoint of another topic or other windows is refused.
+fn checkpoint_job(config: &Config) -> String {
+    let topic = match &config.input {
+        Input::Kafka(k) => k.topic.as_str(),
+        Input::Files(_) => "(files)",
+    };
+    let w = &config.windows;
+    format!(
+        "topic {topic}, batch {} ms, window {} ms, slide {} ms, lateness {} ms, top {}",
+        w.batch_ms, w.window_ms, w.slide_ms, config.lateness_ms, config.top
+    )
+}
+
+/// This worker's share of a checkpoint: its partitions and the keys that hash to it; the counters
+/// go to worker 0.
+fn share(checkpoint: &Checkpoint, worker: usize, peers: usize) -> Restore {
+    let mine = |key: &str| {
+        let mut h = rustc_hash::FxHasher::default();
+        key.hash(&mut h);
+        h.finish() as usize % peers == worker
+    };
+    let keys = |list: &[(String, i128)]| -> Vec<(String, i128)> {
+        list.iter().filter(|(k, _)| mine(k)).cloned().collect()
+    };
+    let slides = checkpoint
+        .slides
+        .iter()
+        .map(|s| SlideState {
+            enter: s.enter,
+            leave: s.leave,
+            tweets: if worker == 0 { s.tweets } else { 0 },
+            locations: keys(&s.locations),
+            mentions: keys(&s.mentions),
+        })
+        .filter(|s| s.tweets != 0 || !s.locations.is_empty() || !s.mentions.is_empty())
+        .collect();
+    Restore {
+        partitions: checkpoint
+            .partitions
+            .iter()
+            .filter(|p| p.partition as usize % peers == worker)
+            .map(|p| (p.partition, p.clone()))
+            .collect(),
+        slides,
+        complete_before: checkpoint.complete_before,
+        counters: (worker == 0).then(|| checkpoint.counters.clone()),
+    }
 }
 
 /// What every process of a cluster must agree on, as text for the connection handshake: the
@@ -192,6 +304,29 @@ fn job(config: &Config) -> String {
 pub fn run(config: Config, shutdown: Shutdown) -> Result<Option<Summary>, RunError> {
     let peers = config.cluster.peers();
     // Everything that can fail up front does, on every process, before the cluster connects.
+    let store = match &config.checkpoints {
+        Some(c) => Some(Store::open(&c.dir)?),
+        None => None,
+    };
+    let resume = match &store {
+        Some(store) => store.latest(&checkpoint_job(&config))?,
+        None => None,
+    };
+    if let Some(c) = &resume {
+        tracing::info!(
+            complete_before = c.complete_before,
+            windows = c.windows,
+            partitions = c.partitions.len(),
+            slides = c.slides.len(),
+            "resuming from the checkpoint"
+        );
+    }
+    let resumed_offsets: Arc<HashMap<i32, i64>> = Arc::new(
+        resume
+            .iter()
+            .flat_map(|c| c.partitions.iter().map(|p| (p.partition, p.next_offset)))
+            .collect(),
+    );
     let watching = Arc::new(AtomicBool::new(false));
     let plan = Arc::new(match &config.input {
         Input::Files(paths) => Plan::Files(file::plan_splits(paths, peers)?),
@@ -218,16 +353,36 @@ pub fn run(config: Config, shutdown: Shutdown) -> Result<Option<Summary>, RunErr
     } else {
         None
     };
-    let output = slot(if leader {
-        Some(open_output(&config, results)?)
+    let sinks = if leader {
+        let records = open_output(&config, results, resume.as_ref())?;
+        let letters = match &config.dead_letter {
+            Some(path) => Some(output_file(
+                "dead-letter file",
+                path,
+                resume.as_ref().map(|c| c.dead_letter_bytes),
+            )?),
+            None => None,
+        };
+        let checkpoints = match (&config.checkpoints, store) {
+            (Some(c), Some(store)) => Some(Checkpointing {
+                store,
+                interval: c.interval,
+                every: config.windows.slide_ms / config.windows.batch_ms,
+                base: resume.clone().unwrap_or_else(|| {
+                    let topic = match &config.input {
+                        Input::Kafka(k) => k.topic.clone(),
+                        Input::Files(_) => String::new(),
+                    };
+                    Checkpoint::new(checkpoint_job(&config), topic)
+                }),
+            }),
+            _ => None,
+        };
+        Some((records, letters, checkpoints))
     } else {
         None
-    });
-    let dead_letter = match (&config.dead_letter, leader) {
-        (Some(path), true) => Some(create("dead-letter file", path)?),
-        _ => None,
     };
-    let dead_letter = slot(dead_letter);
+    let sinks = slot(sinks);
     tracing::info!(
         processes = config.cluster.processes,
         workers = config.cluster.workers,
@@ -236,7 +391,12 @@ pub fn run(config: Config, shutdown: Shutdown) -> Result<Option<Summary>, RunErr
     );
 
     let (builders, others) = if config.cluster.processes > 1 {
-        cluster::connect(&config.cluster, cluster::job_fingerprint(&job(&config)))?
+        let agreed = format!(
+            "{}; resuming {:?}",
+            job(&config),
+            resume.as_ref().map(|c| c.complete_before)
+        );
+        cluster::connect(&config.cluster, cluster::job_fingerprint(&agreed))?
     } else {
         let communication = match config.cluster.workers {
             1 => CommunicationConfig::Thread,
@@ -250,58 +410,69 @@ pub fn run(config: Config, shutdown: Shutdown) -> Result<Option<Summary>, RunErr
         max_future_ms: config.max_future_ms,
         idle_timeout: config.idle_timeout,
         discovering: matches!(*plan, Plan::Kafka(_, _, Some(_))),
+        barrier_epochs: config
+            .checkpoints
+            .as_ref()
+            .map(|_| config.windows.slide_ms / config.windows.batch_ms),
     };
     let (windows, top) = (config.windows, config.top);
+    let resume = Arc::new(resume);
     let guards = timely::execute::execute_from(builders, others, WorkerConfig::default(), {
         let shutdown = shutdown.clone();
         move |worker| {
             let index = worker.index();
-            let writer = if index == 0 {
-                output.lock().expect("not poisoned").take()
+            let sinks = if index == 0 {
+                sinks.lock().expect("not poisoned").take()
             } else {
                 None
             };
-            let letters = if index == 0 {
-                dead_letter.lock().expect("not poisoned").take()
-            } else {
-                None
-            };
-            let written = Rc::new(RefCell::new(Written::default()));
-            let reported = Rc::new(RefCell::new(Reported::default()));
+            let committed = Rc::new(RefCell::new(Committed::default()));
             let plan = plan.clone();
+            let restore = resume
+                .as_ref()
+                .as_ref()
+                .map(|c| share(c, index, peers))
+                .unwrap_or_default();
+            let skip_before = restore.complete_before;
 
             worker.dataflow::<u64, _, _>(|scope| {
-                let partitions = plan.open(index, peers);
+                let partitions = plan.open(index, peers, &resumed_offsets);
                 let joining = plan.joining(index, peers);
                 let (updates, reports) =
-                    ingest(scope, partitions, joining, rules, shutdown.clone());
+                    ingest(scope, partitions, joining, rules, restore, shutdown.clone());
                 let top_n = updates.as_collection().top_n(top);
-                write_windows(
+                let sinks = sinks.map(|(records, letters, checkpoints)| {
+                    (
+                        WindowSink::new(windows, records as Box<dyn RecordWriter>, skip_before),
+                        LetterSink::new(letters),
+                        checkpoints,
+                    )
+                });
+                commit(
                     top_n.inner,
+                    reports,
                     windows,
-                    writer.map(|w| w as Box<dyn RecordWriter>),
-                    written.clone(),
+                    sinks,
+                    committed.clone(),
                     shutdown.clone(),
                 );
-                write_reports(reports, letters, reported.clone(), shutdown.clone());
             });
             while worker.has_dataflows() {
                 worker.step_or_park(None);
             }
 
             (index == 0).then(|| {
-                let written = written.take();
-                let reported = reported.take();
-                let error = written
-                    .error
-                    .map(|e| ("window records", e))
-                    .or(reported.error.map(|e| ("dead letters", e)));
+                let committed = committed.take();
                 let summary = Summary {
-                    stats: reported.stats,
-                    windows: written.windows,
-                    dead_letters: reported.dead_letters,
+                    stats: committed.stats,
+                    windows: committed.windows,
+                    dead_letters: committed.dead_letters,
+                    stopped: committed.stopped,
+                    checkpoints: committed.checkpoints,
+                    checkpoint_bytes: committed.checkpoint_bytes,
+                    checkpoint_ms: committed.checkpoint_time.as_millis() as u64,
                 };
-                (summary, error)
+                (summary, committed.error)
             })
         }
     })

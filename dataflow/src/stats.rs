@@ -39,6 +39,28 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
+    /// Counters that start from a checkpoint's.
+    pub fn from_stats(stats: &Stats) -> Counters {
+        let mut notices = [0; NoticeKind::ALL.len()];
+        for (key, n) in &stats.notices {
+            if let Some(kind) = NoticeKind::from_key(key) {
+                notices[kind.index()] = *n;
+            }
+        }
+        Counters {
+            lines: stats.lines,
+            blank: stats.blank,
+            tweets: stats.tweets,
+            notices,
+            malformed: stats.malformed,
+            rejected: stats.rejected,
+            late: stats.late,
+            undelivered: stats.undelivered,
+            bytes: stats.bytes,
+            read_errors: stats.read_errors,
+        }
+    }
+
     pub fn to_stats(&self) -> Stats {
         Stats {
             lines: self.lines,

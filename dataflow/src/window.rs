@@ -106,6 +106,12 @@ impl Windows {
         (enter < leave).then_some((enter, leave))
     }
 
+    /// The first window time at or after `time`.
+    pub fn first_window_time_from(&self, time: u64) -> u64 {
+        let k = self.slide_epochs();
+        (time + 1).div_ceil(k) * k - 1
+    }
+
     /// The window time after `time`.
     pub fn next_window_time(&self, time: u64) -> u64 {
         time + self.slide_epochs()

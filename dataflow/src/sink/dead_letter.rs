@@ -1,59 +1,60 @@
-//! The report sink: dead letters to their file, and every worker's counters summed, on worker 0.
+//! Dead letters in time order: written when the frontier has passed their time, so that the file
+//! holds, at each checkpoint barrier, exactly the letters of the messages read before it.
 
-use std::cell::RefCell;
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
-use std::rc::Rc;
+use std::collections::BTreeMap;
+use std::io;
 
-use timely::dataflow::Stream;
-use timely::dataflow::channels::pact::Pipeline;
-use timely::dataflow::operators::Exchange;
-use timely::dataflow::operators::generic::Operator;
+use tweet::DeadLetter;
 
-use crate::shutdown::Shutdown;
-use crate::source::ingest::Report;
-use crate::stats::Stats;
+use super::file::{Durable, OutputFile};
 
-/// What worker 0 learned from all reports, read by the driver after the dataflow completes.
-#[derive(Default)]
-pub(crate) struct Reported {
-    pub stats: Stats,
-    pub dead_letters: u64,
+pub(crate) struct LetterSink {
+    pending: BTreeMap<u64, Vec<DeadLetter>>,
+    file: Option<OutputFile>,
+    /// Letters written by this run (or counted, without a file).
+    pub written: u64,
     pub error: Option<io::Error>,
 }
 
-pub(crate) fn write_reports(
-    reports: Stream<'_, u64, Vec<Report>>,
-    mut file: Option<BufWriter<File>>,
-    reported: Rc<RefCell<Reported>>,
-    shutdown: Shutdown,
-) {
-    reports
-        .exchange(|_| 0)
-        .sink(Pipeline, "WriteReports", move |(input, frontier)| {
-            let mut reported = reported.borrow_mut();
-            input.for_each(|_time, data| {
-                for report in data.drain(..) {
-                    match report {
-                        Report::Stats(stats) => reported.stats.add(&stats),
-                        Report::DeadLetter(letter) => {
-                            reported.dead_letters += 1;
-                            if let (Some(out), None) = (file.as_mut(), reported.error.as_ref())
-                                && let Err(e) = letter.write_jsonl(out)
-                            {
-                                tracing::error!(error = %e, "cannot write dead letters; stopping");
-                                reported.error = Some(e);
-                                shutdown.request();
-                            }
-                        }
-                    }
-                }
-            });
-            if frontier.is_empty()
-                && let Some(mut out) = file.take()
-                && let Err(e) = out.flush()
-            {
-                reported.error.get_or_insert(e);
+impl LetterSink {
+    pub fn new(file: Option<OutputFile>) -> LetterSink {
+        LetterSink {
+            pending: BTreeMap::new(),
+            file,
+            written: 0,
+            error: None,
+        }
+    }
+
+    pub fn push(&mut self, time: u64, letter: DeadLetter) {
+        self.pending.entry(time).or_default().push(letter);
+    }
+
+    /// Writes the letters before `limit` (`None`: all).
+    pub fn advance(&mut self, limit: Option<u64>) {
+        while let Some(entry) = self.pending.first_entry() {
+            if limit.is_some_and(|l| *entry.key() >= l) {
+                break;
             }
-        });
+            for letter in entry.remove() {
+                self.written += 1;
+                if let (Some(out), None) = (self.file.as_mut(), self.error.as_ref())
+                    && let Err(e) = letter.write_jsonl(out)
+                {
+                    self.error = Some(e);
+                }
+            }
+        }
+    }
+
+    pub fn position(&self) -> u64 {
+        self.file.as_ref().map_or(0, Durable::position)
+    }
+
+    pub fn sync(&mut self) -> io::Result<()> {
+        match self.file.as_mut() {
+            Some(file) => file.sync(),
+            None => Ok(()),
+        }
+    }
 }

@@ -3,46 +3,214 @@
 
 use std::io;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use rdkafka::producer::{BaseRecord, ThreadedProducer};
+use rdkafka::Message;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use tweetflow_kafka::{
-    ClientError, Deliveries, DeliveryContext, Properties, Sent, TIMEOUT, client_config, finish,
-    producer, send,
+    ClientError, Deliveries, DeliveryContext, Diagnostics, Properties, ReportingContext, Sent,
+    TIMEOUT, TopicSpec, client_config, create, ensure_topic, finish, metadata, producer, send,
 };
 
 use super::record::{RecordWriter, WindowRecord};
+use crate::config::OutputTopic;
+
+/// How the window records reach the topic.
+#[derive(Clone, Debug)]
+pub(crate) enum Delivery {
+    /// An idempotent producer: every record once, as long as the run does not restart.
+    Idempotent,
+    /// A transactional producer whose transaction commits with each checkpoint, so that a
+    /// `read_committed` consumer sees every window once across crashes and restarts. The id is
+    /// the job's own, so a restarted run fences the one before and aborts its open transaction.
+    Transactional { id: String },
+}
 
 pub(crate) struct KafkaRecords {
     producer: ThreadedProducer<DeliveryContext>,
     deliveries: Arc<Deliveries>,
     topic: String,
     sent: u64,
+    transactional: bool,
+    /// Windows ending at or before this are in the topic already (a resumed run).
+    skip_through_ms: Option<i64>,
+}
+
+/// Longer than a transaction may stay open between two checkpoints (the broker's default
+/// `transaction.max.timeout.ms`): the broker would abort it.
+const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+fn io_error(e: impl std::fmt::Display) -> io::Error {
+    io::Error::other(e.to_string())
 }
 
 impl KafkaRecords {
     pub fn connect(
         brokers: &str,
-        topic: &str,
-        properties: &Properties,
+        out: &OutputTopic,
+        delivery: Delivery,
     ) -> Result<KafkaRecords, ClientError> {
-        let defaults = [
+        let admin = client_config(brokers, &[], &out.properties);
+        let replication = match out.replication {
+            Some(n) => n,
+            None => {
+                let probe: BaseConsumer<ReportingContext> =
+                    create(&admin, ReportingContext::new(Diagnostics::default()))?;
+                let brokers_up = metadata(&probe, brokers, None, TIMEOUT)?.brokers().len();
+                brokers_up.clamp(1, 3) as i32
+            }
+        };
+        let spec = TopicSpec {
+            name: &out.topic,
+            partitions: out.partitions,
+            replication,
+            // Keyed by window end: compaction keeps each window's record.
+            config: &[("cleanup.policy", "compact")],
+        };
+        ensure_topic(&admin, brokers, &spec, TIMEOUT)?;
+        let mut defaults = vec![
             ("enable.idempotence", "true".to_owned()),
             ("acks", "all".to_owned()),
         ];
-        let config = client_config(brokers, &defaults, properties);
+        let transactional = match &delivery {
+            Delivery::Idempotent => false,
+            Delivery::Transactional { id } => {
+                defaults.push(("transactional.id", id.clone()));
+                defaults.push((
+                    "transaction.timeout.ms",
+                    TRANSACTION_TIMEOUT.as_millis().to_string(),
+                ));
+                true
+            }
+        };
+        let config = client_config(brokers, &defaults, &out.properties);
         // A refused window record fails the run; its bytes need not be kept.
         let (producer, deliveries, _) = producer(&config, "window record", false)?;
+        let request = |what: &str| {
+            let what = format!("{what} of output topic {}", out.topic);
+            move |source| ClientError::Request { what, source }
+        };
+        let mut skip_through_ms = None;
+        if transactional {
+            producer
+                .init_transactions(TIMEOUT)
+                .map_err(request("initialising transactions"))?;
+            skip_through_ms = last_window_end(brokers, &out.topic, &out.properties)?;
+            if let Some(ms) = skip_through_ms {
+                tracing::info!(topic = %out.topic, through = %tweet::time::format_rfc3339(ms), "the output topic holds windows already; they are not written again");
+            }
+            producer
+                .begin_transaction()
+                .map_err(request("beginning a transaction"))?;
+        }
         Ok(KafkaRecords {
             producer,
             deliveries,
-            topic: topic.to_owned(),
+            topic: out.topic.clone(),
             sent: 0,
+            transactional,
+            skip_through_ms,
         })
     }
+
+    fn settle(&self) -> io::Result<()> {
+        match self.deliveries.failed() {
+            0 => Ok(()),
+            n => Err(io::Error::other(format!(
+                "{n} window record(s) not delivered to {}",
+                self.topic
+            ))),
+        }
+    }
+}
+
+/// The end (in ms) of the last window a `read_committed` consumer sees in `topic`: a resumed run
+/// does not write those again. Records are keyed by window end; the tail of each partition is read,
+/// further back while it holds no committed record (an aborted transaction at its end).
+fn last_window_end(
+    brokers: &str,
+    topic: &str,
+    properties: &Properties,
+) -> Result<Option<i64>, ClientError> {
+    let defaults = [
+        ("group.id", "tweetflow-output-check".to_owned()),
+        ("enable.auto.commit", "false".to_owned()),
+        ("isolation.level", "read_committed".to_owned()),
+    ];
+    let config = client_config(brokers, &defaults, properties);
+    let consumer: BaseConsumer<ReportingContext> =
+        create(&config, ReportingContext::new(Diagnostics::default()))?;
+    let request = |what: &'static str| {
+        move |source| ClientError::Request {
+            what: format!("{what} of output topic {topic}"),
+            source,
+        }
+    };
+    let partitions = metadata(&consumer, brokers, Some(topic), TIMEOUT)?
+        .topics()
+        .first()
+        .map_or(0, |t| t.partitions().len() as i32);
+    let mut last = None;
+    for partition in 0..partitions {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, partition, TIMEOUT)
+            .map_err(request("reading the offsets"))?;
+        if high <= low {
+            continue; // nothing in it
+        }
+        let mut back = 64;
+        loop {
+            let from = (high - back).max(low);
+            let mut assignment = TopicPartitionList::new();
+            assignment
+                .add_partition_offset(topic, partition, Offset::Offset(from))
+                .map_err(request("assigning"))?;
+            consumer.assign(&assignment).map_err(request("assigning"))?;
+            let mut found = None;
+            let deadline = Instant::now() + TIMEOUT;
+            loop {
+                let at = consumer
+                    .position()
+                    .ok()
+                    .and_then(|p| p.find_partition(topic, partition).map(|e| e.offset()));
+                if matches!(at, Some(Offset::Offset(o)) if o >= high) {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    return Err(ClientError::Request {
+                        what: format!(
+                            "reading the last windows of output topic {topic}/{partition}"
+                        ),
+                        source: rdkafka::error::KafkaError::Canceled,
+                    });
+                }
+                if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+                    let end = m
+                        .key()
+                        .and_then(|k| std::str::from_utf8(k).ok())
+                        .and_then(tweet::time::parse_rfc3339);
+                    if let Some(end) = end {
+                        found = found.max(Some(end as i64));
+                    }
+                }
+            }
+            if found.is_some() || from == low {
+                last = last.max(found);
+                break;
+            }
+            back *= 4;
+        }
+    }
+    Ok(last)
 }
 
 impl RecordWriter for KafkaRecords {
     fn write(&mut self, record: &WindowRecord) -> io::Result<()> {
+        if self.skip_through_ms.is_some_and(|ms| record.end_ms <= ms) {
+            return Ok(());
+        }
         let value = serde_json::to_vec(record)?;
         let message = BaseRecord::with_opaque_to(&self.topic, self.sent as usize)
             .key(&record.window_end)
@@ -54,7 +222,24 @@ impl RecordWriter for KafkaRecords {
         Ok(())
     }
 
+    fn commit(&mut self) -> io::Result<()> {
+        if !self.transactional {
+            return Ok(());
+        }
+        self.producer
+            .commit_transaction(TIMEOUT)
+            .map_err(io_error)?;
+        self.settle()?;
+        self.producer.begin_transaction().map_err(io_error)
+    }
+
     fn finish(&mut self) -> io::Result<()> {
+        if self.transactional {
+            self.producer
+                .commit_transaction(TIMEOUT)
+                .map_err(io_error)?;
+            return self.settle();
+        }
         let settled = finish(&self.producer, &self.deliveries, self.sent, TIMEOUT);
         match settled.failed + settled.unconfirmed {
             0 => Ok(()),
@@ -76,6 +261,20 @@ impl RecordWriter for Both {
     fn write(&mut self, record: &WindowRecord) -> io::Result<()> {
         self.0.write(record)?;
         self.1.write(record)
+    }
+
+    fn position(&self) -> u64 {
+        self.0.position()
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        self.0.sync()?;
+        self.1.sync()
+    }
+
+    fn commit(&mut self) -> io::Result<()> {
+        self.0.commit()?;
+        self.1.commit()
     }
 
     fn finish(&mut self) -> io::Result<()> {

@@ -4,9 +4,14 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use super::file::Durable;
+
 /// One window's result. Field order is the contract's.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct WindowRecord {
+    /// The window's end in milliseconds, for writers that compare windows (not written).
+    #[serde(skip)]
+    pub end_ms: i64,
     pub window_start: String,
     pub window_end: String,
     pub tweets: i128,
@@ -24,19 +29,42 @@ pub struct Entry {
 pub(crate) trait RecordWriter {
     fn write(&mut self, record: &WindowRecord) -> io::Result<()>;
 
+    /// Bytes written to the output file so far, for a checkpoint (0 for other outputs).
+    fn position(&self) -> u64 {
+        0
+    }
+
+    /// Makes what is written durable (fsync), before a checkpoint says it was written.
+    fn sync(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Commits what is written to a transactional output (the output topic), before a checkpoint.
+    fn commit(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
     /// Called once after the last window, to make sure everything reached its destination.
     fn finish(&mut self) -> io::Result<()> {
         Ok(())
     }
 }
 
-pub(crate) struct JsonLines<W: Write>(pub W);
+pub(crate) struct JsonLines<W: Durable>(pub W);
 
-impl<W: Write> RecordWriter for JsonLines<W> {
+impl<W: Durable> RecordWriter for JsonLines<W> {
     fn write(&mut self, record: &WindowRecord) -> io::Result<()> {
         serde_json::to_writer(&mut self.0, record)?;
         self.0.write_all(b"\n")?;
         self.0.flush()
+    }
+
+    fn position(&self) -> u64 {
+        self.0.position()
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        self.0.sync()
     }
 }
 

@@ -44,6 +44,8 @@ pub struct Peers {
     me: usize,
     latest: Vec<Option<(u64, Local)>>,
     stop: bool,
+    /// Workers that said they hold nothing any more (finished, or stopped).
+    finished: Vec<bool>,
 }
 
 impl Peers {
@@ -52,6 +54,7 @@ impl Peers {
             me,
             latest: vec![None; peers],
             stop: false,
+            finished: vec![false; peers],
         }
     }
 
@@ -61,11 +64,24 @@ impl Peers {
             return;
         }
         self.stop |= progress.stop;
+        if progress.local == Local::Done
+            && let Some(done) = self.finished.get_mut(progress.worker)
+        {
+            *done = true;
+        }
         if let Some(slot) = self.latest.get_mut(progress.worker)
             && slot.is_none_or(|(seq, _)| seq < progress.seq)
         {
             *slot = Some((progress.seq, progress.local));
         }
+    }
+
+    /// Whether every other worker has finished or stopped.
+    pub fn all_others_finished(&self) -> bool {
+        self.finished
+            .iter()
+            .enumerate()
+            .all(|(w, done)| w == self.me || *done)
     }
 
     /// Whether some worker asked all to stop.
@@ -159,6 +175,9 @@ mod tests {
             ..report(2, 1, Local::Done)
         });
         assert!(peers.stop_heard());
+        assert!(!peers.all_others_finished(), "worker 1 has not finished");
+        peers.hear(&report(1, 2, Local::Done));
+        assert!(peers.all_others_finished());
     }
 
     #[test]

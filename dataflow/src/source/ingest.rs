@@ -3,8 +3,14 @@
 //!
 //! Its capability follows the slowest partition's watermark; a worker with nothing to read drops it
 //! at once, so idle workers never hold back the frontier. Idle partitions are judged across the
-//! cluster (see `frontier`). Bad and late messages, and the final
-//! counters, leave on a second output: errors travel as data, never as panics.
+//! cluster (see `frontier`). Bad and late messages, the final counters and, with checkpoints, the
+//! worker's state at each barrier (see `checkpoint`) leave on a second output: errors travel as
+//! data, never as panics.
+//!
+//! A stop request (a signal, a closed output, a peer's stop) ends the reading at once, but a
+//! stopped worker keeps its capability until every other worker has stopped or finished too: the
+//! windows before the lowest of them are complete, those after are not, and the sink must see the
+//! frontier stop there rather than jump to the end.
 
 use std::time::{Duration, Instant};
 
@@ -21,7 +27,8 @@ use tweet::{Class, DeadLetter, Message};
 use super::frontier::{Local, Peers, Progress};
 use super::watermark::Watermark;
 use super::{Discover, Next, Partition};
-use crate::aggregate::{Aggregates, Update};
+use crate::aggregate::{Aggregates, SlideState, Update, emit_restored};
+use crate::checkpoint::{Delta, PartitionState};
 use crate::shutdown::Shutdown;
 use crate::stats::{Counters, Stats};
 use crate::window::Windows;
@@ -31,6 +38,10 @@ const CHUNK: usize = 1024;
 
 /// How soon to look again when no partition had anything to read.
 const IDLE_POLL: Duration = Duration::from_millis(10);
+
+/// In unbounded runs every worker tells every other one its state at least this often: the
+/// heartbeat by which a peer that froze is noticed (see `cluster`).
+const HEARTBEAT: Duration = Duration::from_secs(1);
 
 /// The reason of a tweet whose windows could not be written as RFC 3339.
 const TOO_LATE_IN_TIME: &str =
@@ -46,14 +57,47 @@ pub(crate) struct Rules {
     pub idle_timeout: Option<Duration>,
     /// Whether partitions can join during the run; a worker then holds time even with none.
     pub discovering: bool,
+    /// With checkpoints: the barriers are the multiples of this many epochs.
+    pub barrier_epochs: Option<u64>,
+}
+
+impl Rules {
+    /// Whether a barrier lies in `(from, to]` (`to` `None`: anywhere after `from`).
+    fn crosses(&self, from: u64, to: Option<u64>) -> bool {
+        match (self.barrier_epochs, to) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(every), Some(to)) => to / every > from / every,
+        }
+    }
 }
 
 /// Everything the ingest operator reports besides counts.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Report {
     DeadLetter(DeadLetter),
-    /// A worker's counters, sent once when it has read all its partitions.
+    /// A worker's counters, sent once when it has read all its partitions or stopped.
     Stats(Stats),
+    /// The worker stopped reading, asked to, with its capability here: windows from here on are
+    /// not complete.
+    Stopped {
+        cap: u64,
+    },
+    /// The worker's state at a barrier (checkpoints only).
+    Delta(Box<Delta>),
+}
+
+/// What a worker resumes from (issue 10): its share of a checkpoint.
+#[derive(Debug, Default)]
+pub(crate) struct Restore {
+    /// Its partitions' states, by partition number.
+    pub partitions: std::collections::HashMap<i32, PartitionState>,
+    /// The slides of the keys that hash to it.
+    pub slides: Vec<SlideState>,
+    /// Windows before this time are written already.
+    pub complete_before: u64,
+    /// The counters so far (worker 0 only).
+    pub counters: Option<Stats>,
 }
 
 struct Reader {
@@ -62,6 +106,47 @@ struct Reader {
     done: bool,
     /// Since when the partition has had nothing to read.
     idle_since: Option<Instant>,
+    /// Tweets of earlier epochs are late (restored from a checkpoint; the capability's floor
+    /// applies as well).
+    floor: u64,
+}
+
+impl Reader {
+    fn new(partition: Box<dyn Partition>, rules: &Rules, restore: &Restore) -> Reader {
+        let state = partition
+            .offset()
+            .and_then(|(p, _)| restore.partitions.get(&p));
+        let mut watermark = Watermark::new(rules.lateness_ms);
+        let (mut floor, mut idle_since) = (0, None);
+        if let Some(state) = state {
+            watermark = Watermark::restored(rules.lateness_ms, state.max_event_ms);
+            floor = state.floor;
+            if state.idle {
+                // Decided before the checkpoint: restored as decided, not decided again.
+                let timeout = rules.idle_timeout.unwrap_or_default();
+                idle_since = Instant::now().checked_sub(timeout);
+            }
+        }
+        Reader {
+            partition,
+            watermark,
+            done: false,
+            idle_since,
+            floor,
+        }
+    }
+
+    /// The partition's state for a checkpoint, with the capability's floor `cap`.
+    fn state(&self, rules: &Rules, cap: u64) -> Option<PartitionState> {
+        let (partition, next_offset) = self.partition.offset()?;
+        Some(PartitionState {
+            partition,
+            next_offset,
+            max_event_ms: self.watermark.max_event_ms(),
+            floor: self.floor.max(cap),
+            idle: self.idle_for(rules.idle_timeout),
+        })
+    }
 }
 
 impl Reader {
@@ -133,6 +218,7 @@ pub(crate) fn ingest<'s>(
     partitions: Vec<Box<dyn Partition>>,
     mut joining: Option<Box<dyn Discover>>,
     rules: Rules,
+    mut restore: Restore,
     shutdown: Shutdown,
 ) -> (Stream<'s, u64, Vec<Update>>, Stream<'s, u64, Vec<Report>>) {
     let worker = scope.index();
@@ -149,8 +235,8 @@ pub(crate) fn ingest<'s>(
 
     builder.build(move |mut capabilities| {
         // Capabilities held at the slowest partition's watermark epoch. Partition states are only
-        // shared when partitions can go idle (otherwise no report would change anything); a stop
-        // is shared always.
+        // shared when partitions can go idle (otherwise no report would change anything); stops
+        // and finishing are shared always.
         let progress_cap = capabilities.pop().expect("three outputs");
         let report_cap = capabilities.pop().expect("three outputs");
         let update_cap = capabilities.pop().expect("three outputs");
@@ -159,18 +245,22 @@ pub(crate) fn ingest<'s>(
             reports: report_cap,
             progress: progress_cap,
         });
-        let reader = move |partition| Reader {
-            partition,
-            watermark: Watermark::new(rules.lateness_ms),
-            done: false,
-            idle_since: None,
-        };
-        let mut readers: Vec<Reader> = partitions.into_iter().map(reader).collect();
+        let mut readers: Vec<Reader> = partitions
+            .into_iter()
+            .map(|p| Reader::new(p, &rules, &restore))
+            .collect();
         let mut aggregates = Aggregates::default();
-        let mut counters = Counters::default();
+        let mut counters = restore
+            .counters
+            .as_ref()
+            .map(Counters::from_stats)
+            .unwrap_or_default();
+        let mut restored = Some(std::mem::take(&mut restore.slides));
+        let complete_before = restore.complete_before;
+        let mut drained: Vec<SlideState> = Vec::new();
         let mut letters = Vec::new();
         let mut log = LogLimit::new();
-        let mut told: Option<Local> = None;
+        let mut told: Option<(Local, Instant)> = None;
         let mut seq = 0;
         let mut stopping = false;
 
@@ -191,21 +281,31 @@ pub(crate) fn ingest<'s>(
             let mut reports_out = reports_out.activate();
             let mut progress_out = progress_out.activate();
             let floor = *update_cap.time();
+            if let Some(slides) = restored.take() {
+                // The checkpoint's slides, handed to differential again for the windows to write.
+                let from = rules.windows.first_window_time_from(complete_before);
+                for slide in slides {
+                    emit_restored(slide, from, |time, updates| {
+                        updates_out.give(&update_cap.delayed(&time), updates)
+                    });
+                }
+            }
             if !stopping && (shutdown.requested() || peers.stop_heard()) {
                 // Asked to stop (here, or by a peer): read no more, and let every worker know.
                 stopping = true;
                 tracing::debug!(worker, "stopping");
+                crate::cluster::relax_peer_timeouts();
                 progress_out.give(
                     &*progress_cap,
                     &mut numbered(&mut seq, worker, Local::Done, true),
                 );
+                reports_out.give(&*report_cap, &mut vec![Report::Stopped { cap: floor }]);
                 readers.iter_mut().for_each(|r| r.done = true);
                 joining = None;
-                // Slides not complete yet would make windows that lack tweets.
-                aggregates = Aggregates::default();
             }
             if let Some(joining) = joining.as_mut() {
-                readers.extend(joining.discover().into_iter().map(reader));
+                let joined = joining.discover();
+                readers.extend(joined.into_iter().map(|p| Reader::new(p, &rules, &restore)));
             }
             let horizon = Horizon::now(rules.max_future_ms);
             let mut read = 0;
@@ -225,17 +325,29 @@ pub(crate) fn ingest<'s>(
             } else {
                 local_state(&readers, &rules, floor)
             };
-            if rules.idle_timeout.is_some() && !stopping && told != Some(local) {
+            let heartbeat_due = told.is_none_or(|(_, at)| at.elapsed() >= HEARTBEAT);
+            if rules.idle_timeout.is_some()
+                && !stopping
+                && (told.map(|(l, _)| l) != Some(local) || heartbeat_due)
+            {
                 progress_out.give(
                     &*progress_cap,
                     &mut numbered(&mut seq, worker, local, false),
                 );
-                told = Some(local);
+                told = Some((local, Instant::now()));
             }
-            let low = peers.low(local);
-            aggregates.drain_before(low, |time, updates| {
-                updates_out.give(&update_cap.delayed(&time), updates)
-            });
+            // A stopped worker holds its place until every other one has stopped or finished.
+            let low = match stopping {
+                true if !peers.all_others_finished() => Some(floor),
+                true => None,
+                false => peers.low(local),
+            };
+            if !stopping {
+                let keep = rules.barrier_epochs.is_some().then_some(&mut drained);
+                aggregates.drain_before(low, keep, |time, updates| {
+                    updates_out.give(&update_cap.delayed(&time), updates)
+                });
+            }
 
             for letter in &letters {
                 if let Report::DeadLetter(letter) = letter {
@@ -247,9 +359,28 @@ pub(crate) fn ingest<'s>(
                 letters.clear();
             }
 
-            match low {
+            let until = low.map(|l| l.max(floor));
+            if until != Some(floor) && rules.crosses(floor, until) {
+                // This worker's state at the barrier(s) it is about to pass: everything it emitted
+                // so far is at or after `floor`, everything it emits from now on at or after
+                // `until`.
+                let delta = Delta {
+                    worker,
+                    cap: floor,
+                    until,
+                    partitions: readers
+                        .iter()
+                        .filter_map(|r| r.state(&rules, until.unwrap_or(floor)))
+                        .collect(),
+                    counters: counters.to_stats(),
+                    drained: std::mem::take(&mut drained),
+                    open: aggregates.open_states(),
+                };
+                reports_out.give(&*report_cap, &mut vec![Report::Delta(Box::new(delta))]);
+            }
+
+            match until {
                 Some(low) => {
-                    let low = low.max(floor);
                     update_cap.downgrade(&low);
                     report_cap.downgrade(&low);
                     progress_cap.downgrade(&low);
@@ -261,7 +392,18 @@ pub(crate) fn ingest<'s>(
                     }
                 }
                 None => {
-                    debug_assert!(aggregates.is_empty());
+                    if stopping {
+                        // Incomplete slides would make windows that lack tweets; a checkpoint
+                        // has them (the delta above).
+                        aggregates.clear();
+                    } else {
+                        debug_assert!(aggregates.is_empty());
+                        // Everyone learns that this worker holds nothing any more.
+                        progress_out.give(
+                            &*progress_cap,
+                            &mut numbered(&mut seq, worker, Local::Done, false),
+                        );
+                    }
                     let stats = counters.to_stats();
                     tracing::debug!(worker, %stats, "partitions read");
                     reports_out.give(&*report_cap, &mut vec![Report::Stats(stats)]);
@@ -352,7 +494,9 @@ fn read_chunk(
                     }
                     Message::Tweet(tweet) => {
                         let epoch = windows.epoch(tweet.event_ms);
-                        if epoch >= floor && reader.watermark.admit(tweet.event_ms) {
+                        if epoch >= floor.max(reader.floor)
+                            && reader.watermark.admit(tweet.event_ms)
+                        {
                             counters.tweets += 1;
                             if let Some(span) = windows.span(epoch) {
                                 aggregates.add(span, &tweet);
@@ -360,7 +504,8 @@ fn read_chunk(
                             None
                         } else {
                             counters.late += 1;
-                            let low = reader.watermark.low_ms().max(floor * windows.batch_ms);
+                            let low = (reader.watermark.low_ms())
+                                .max(floor.max(reader.floor) * windows.batch_ms);
                             let behind = low.saturating_sub(tweet.event_ms);
                             Some((
                                 Class::Late,

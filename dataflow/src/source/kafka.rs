@@ -145,10 +145,13 @@ impl KafkaInput {
         Ok(count)
     }
 
-    /// Opens the partitions one worker owns at start, sharing one consumer.
+    /// Opens the partitions one worker owns at start, sharing one consumer: from `resumed`
+    /// offsets (a checkpoint's) where it has one, else from `start` (from the earliest offset when
+    /// resuming: a partition the checkpoint does not know joined since).
     pub(crate) fn open(
         &self,
         partitions: &[i32],
+        resumed: &std::collections::HashMap<i32, i64>,
     ) -> Result<Vec<Box<dyn Partition>>, KafkaSourceError> {
         if partitions.is_empty() {
             return Ok(Vec::new());
@@ -164,9 +167,15 @@ impl KafkaInput {
                     source,
                 })?;
             tracing::debug!(topic = %self.topic, partition, low, high, "watermarks");
-            let start = match self.start {
-                Start::Earliest => low,
-                Start::Latest => high,
+            let start = match (resumed.get(&partition), self.start) {
+                (Some(&at), _) if at < low => {
+                    tracing::warn!(topic = %self.topic, partition, checkpoint = at, earliest = low, "records after the checkpoint are gone (retention?): reading from the earliest left");
+                    low
+                }
+                (Some(&at), _) => at,
+                (None, _) if !resumed.is_empty() => low,
+                (None, Start::Earliest) => low,
+                (None, Start::Latest) => high,
             };
             starts.push((
                 partition,
@@ -397,5 +406,9 @@ impl Partition for KafkaPartition {
 
     fn source(&self) -> &str {
         &self.source
+    }
+
+    fn offset(&self) -> Option<(i32, i64)> {
+        Some((self.partition, self.next_offset))
     }
 }

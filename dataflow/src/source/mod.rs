@@ -15,6 +15,10 @@ pub(crate) trait Partition {
     fn position(&mut self) -> String;
     /// The input name (file path, topic) for dead letters.
     fn source(&self) -> &str;
+    /// A Kafka partition's number and next offset, for checkpoints; `None` for files.
+    fn offset(&self) -> Option<(i32, i64)> {
+        None
+    }
 }
 
 pub(crate) enum Next<'a> {

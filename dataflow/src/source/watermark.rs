@@ -15,6 +15,18 @@ impl Watermark {
         }
     }
 
+    /// A watermark that has seen `max_event_ms` already (restored from a checkpoint).
+    pub fn restored(lateness_ms: u64, max_event_ms: Option<u64>) -> Watermark {
+        Watermark {
+            lateness_ms,
+            max_event_ms,
+        }
+    }
+
+    pub fn max_event_ms(&self) -> Option<u64> {
+        self.max_event_ms
+    }
+
     /// Records a tweet's event time; `false` when the tweet is late (and then changes nothing).
     pub fn admit(&mut self, event_ms: u64) -> bool {
         if event_ms < self.low_ms() {

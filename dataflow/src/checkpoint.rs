@@ -1,0 +1,251 @@
+//! Crash safety (issue 10): what a checkpoint holds, how it is written so that a SIGKILL at any
+//! instant leaves the old or the new one and never a torn one, and how a run resumes from it.
+//!
+//! The state is small and already folded: per Kafka partition its next offset, lateness watermark,
+//! lateness floor and idle state; the folded counts of every slide a window not yet written still
+//! needs (per span and key, summed over partitions, so that the checkpoint is not tied to the worker
+//! layout); the counters of the summary; how far the window records and dead letters were written.
+//! Not the raw tweets, not differential's internals: on resume each worker takes its partitions and
+//! the keys that hash to it, and hands the slides to differential again.
+//!
+//! Consistency comes from timely's progress tracking. Every multiple of the checkpoint interval
+//! (in window times) is a *barrier*. A worker whose capability crosses a barrier first sends its
+//! state, as a delta since the last one, at its old capability; everything it emitted before is at
+//! earlier times, everything after at later ones. When the sink's frontier passes the barrier, the
+//! windows and dead letters before it are written and every worker's state for it has arrived:
+//! they form one cut of the whole job. Process 0 writes that cut (temp file, fsync, rename, fsync
+//! of the directory) at most once per `--checkpoint-interval` of wall clock, and keeps the last two.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::aggregate::SlideState;
+use crate::stats::Stats;
+
+/// The format of the checkpoint files; bumped when it changes incompatibly.
+const VERSION: u32 = 1;
+
+/// One Kafka partition's reading state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionState {
+    pub partition: i32,
+    /// The next offset to read.
+    pub next_offset: i64,
+    /// The largest event time read from it (its lateness watermark).
+    pub max_event_ms: Option<u64>,
+    /// Tweets of earlier epochs are late: the capability had passed them.
+    pub floor: u64,
+    /// Decided idle when the state was taken (restored as such, never re-decided).
+    pub idle: bool,
+}
+
+/// What a worker sends when its capability crosses a barrier (or when it stops or finishes): its
+/// state since the last delta. Valid for the barriers `b` with `cap < b <= until`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Delta {
+    pub worker: usize,
+    /// The capability it was sent at: everything the worker emitted before is at or after it.
+    pub cap: u64,
+    /// The capability it moved to; `None` when it stops or finishes.
+    pub until: Option<u64>,
+    pub partitions: Vec<PartitionState>,
+    pub counters: Stats,
+    /// Slides handed to differential since the last delta (they no longer change).
+    pub drained: Vec<SlideState>,
+    /// Every slide still open: it replaces the worker's previous open slides.
+    pub open: Vec<SlideState>,
+}
+
+/// A complete checkpoint of the whole job.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub version: u32,
+    /// What the job is (input, windows, lateness, top N…): a checkpoint of another job is refused.
+    pub job: String,
+    /// Every window before this time is written; resumed runs write the windows from it on.
+    pub complete_before: u64,
+    /// Bytes of `--output` (window records) and `--dead-letter` written by then.
+    pub output_bytes: u64,
+    pub dead_letter_bytes: u64,
+    /// Windows and dead letters written by then, for the summary.
+    pub windows: u64,
+    pub dead_letters: u64,
+    pub topic: String,
+    pub partitions: Vec<PartitionState>,
+    pub counters: Stats,
+    pub slides: Vec<SlideState>,
+}
+
+impl Checkpoint {
+    pub fn new(job: String, topic: String) -> Checkpoint {
+        Checkpoint {
+            version: VERSION,
+            job,
+            complete_before: 0,
+            output_bytes: 0,
+            dead_letter_bytes: 0,
+            windows: 0,
+            dead_letters: 0,
+            topic,
+            partitions: Vec::new(),
+            counters: Stats::default(),
+            slides: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum CheckpointError {
+    #[error("checkpoint directory {dir}: {source}")]
+    Dir { dir: PathBuf, source: io::Error },
+    #[error("checkpoint {path} cannot be read: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
+    #[error(
+        "checkpoint {path} belongs to another job ({theirs}); this job is ({ours}). Use another \
+         --checkpoint directory, or the flags it was made with"
+    )]
+    OtherJob {
+        path: PathBuf,
+        theirs: String,
+        ours: String,
+    },
+    #[error("writing checkpoint {path}: {source}")]
+    Write { path: PathBuf, source: io::Error },
+}
+
+/// A directory of checkpoint files, `checkpoint-<time>.json`, of which the newest is current.
+#[derive(Clone, Debug)]
+pub struct Store {
+    dir: PathBuf,
+}
+
+fn file_name(time: u64) -> String {
+    format!("checkpoint-{time:020}.json")
+}
+
+fn time_of(name: &str) -> Option<u64> {
+    name.strip_prefix("checkpoint-")?
+        .strip_suffix(".json")?
+        .parse()
+        .ok()
+}
+
+impl Store {
+    /// Opens (and creates) the directory.
+    pub fn open(dir: &Path) -> Result<Store, CheckpointError> {
+        fs::create_dir_all(dir).map_err(|source| CheckpointError::Dir {
+            dir: dir.to_owned(),
+            source,
+        })?;
+        Ok(Store {
+            dir: dir.to_owned(),
+        })
+    }
+
+    fn listed(&self) -> Result<Vec<(u64, PathBuf)>, CheckpointError> {
+        let dir_error = |source| CheckpointError::Dir {
+            dir: self.dir.clone(),
+            source,
+        };
+        let mut found = Vec::new();
+        for entry in fs::read_dir(&self.dir).map_err(dir_error)? {
+            let entry = entry.map_err(dir_error)?;
+            if let Some(time) = entry.file_name().to_str().and_then(time_of) {
+                found.push((time, entry.path()));
+            }
+        }
+        found.sort();
+        Ok(found)
+    }
+
+    /// The newest checkpoint, if any, checked to be of this `job`.
+    pub fn latest(&self, job: &str) -> Result<Option<Checkpoint>, CheckpointError> {
+        let Some((_, path)) = self.listed()?.pop() else {
+            return Ok(None);
+        };
+        let corrupt = |reason: String| CheckpointError::Corrupt {
+            path: path.clone(),
+            reason,
+        };
+        let text = fs::read(&path).map_err(|e| corrupt(e.to_string()))?;
+        let checkpoint: Checkpoint =
+            serde_json::from_slice(&text).map_err(|e| corrupt(e.to_string()))?;
+        if checkpoint.version != VERSION {
+            return Err(corrupt(format!(
+                "format {} where this build reads {VERSION}",
+                checkpoint.version
+            )));
+        }
+        if checkpoint.job != job {
+            return Err(CheckpointError::OtherJob {
+                path,
+                theirs: checkpoint.job,
+                ours: job.to_owned(),
+            });
+        }
+        Ok(Some(checkpoint))
+    }
+
+    /// Writes `checkpoint` so that a crash at any instant leaves either the old newest or this
+    /// one: a temporary file, fsync, rename, fsync of the directory. Keeps the last two.
+    pub fn write(&self, checkpoint: &Checkpoint) -> Result<u64, CheckpointError> {
+        let path = self.dir.join(file_name(checkpoint.complete_before));
+        let temp = self
+            .dir
+            .join(format!(".{}.tmp", file_name(checkpoint.complete_before)));
+        let failed = |source| CheckpointError::Write {
+            path: path.clone(),
+            source,
+        };
+        let bytes = serde_json::to_vec(checkpoint).map_err(|e| failed(e.into()))?;
+        {
+            let mut file = File::create(&temp).map_err(failed)?;
+            let half = bytes.len() / 2;
+            file.write_all(&bytes[..half]).map_err(failed)?;
+            crate::crash::point("mid-checkpoint");
+            file.write_all(&bytes[half..]).map_err(failed)?;
+            file.sync_all().map_err(failed)?;
+        }
+        fs::rename(&temp, &path).map_err(failed)?;
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(failed)?;
+        let listed = self.listed()?;
+        for (_, old) in listed.iter().rev().skip(2) {
+            let _ = fs::remove_file(old);
+        }
+        Ok(bytes.len() as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_newest_complete_checkpoint_is_read_and_two_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert!(store.latest("job").unwrap().is_none());
+        for time in [6, 12, 18] {
+            let mut c = Checkpoint::new("job".into(), "t".into());
+            c.complete_before = time;
+            store.write(&c).unwrap();
+        }
+        // A temp file left by a crash in the middle of a write is ignored.
+        std::fs::write(
+            dir.path().join(format!(".{}.tmp", file_name(24))),
+            b"{\"ver",
+        )
+        .unwrap();
+        assert_eq!(store.latest("job").unwrap().unwrap().complete_before, 18);
+        let kept: Vec<u64> = store.listed().unwrap().iter().map(|(t, _)| *t).collect();
+        assert_eq!(kept, [12, 18]);
+        let err = store.latest("other").unwrap_err().to_string();
+        assert!(err.contains("belongs to another job"), "{err}");
+    }
+}
