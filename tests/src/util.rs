@@ -124,12 +124,23 @@ impl Running {
 
     /// Sends SIGTERM, as `kill` or a service manager would.
     pub fn terminate(&self) {
+        self.signal("-TERM");
+    }
+
+    /// Sends a signal (`-KILL`, `-STOP`, `-CONT`, …) with `kill`.
+    pub fn signal(&self, signal: &str) {
         let id = self.child.as_ref().expect("running").id();
         let status = Command::new("kill")
-            .args(["-TERM", &id.to_string()])
+            .args([signal, &id.to_string()])
             .status()
             .expect("run kill");
-        assert!(status.success(), "kill -TERM {id}");
+        assert!(status.success(), "kill {signal} {id}");
+    }
+
+    /// Whether it has exited (without waiting).
+    pub fn exited(&mut self) -> bool {
+        let child = self.child.as_mut().expect("running");
+        child.try_wait().expect("wait").is_some()
     }
 
     fn read(&self, name: &str) -> Vec<u8> {
@@ -239,6 +250,11 @@ impl Cluster {
         }
     }
 
+    /// Process `i` of the cluster.
+    pub fn process(&mut self, i: usize) -> &mut Running {
+        &mut self.processes[i]
+    }
+
     /// What every process has written to stderr so far, one after the other.
     pub fn stderr_so_far(&self) -> String {
         self.processes.iter().map(Running::stderr_so_far).collect()
@@ -246,7 +262,12 @@ impl Cluster {
 
     /// Every process's output once all have exited (process 0 first), within [`PROCESS_LIMIT`].
     pub fn wait(self) -> Vec<Output> {
-        let deadline = Instant::now() + PROCESS_LIMIT;
+        self.wait_until(Instant::now() + PROCESS_LIMIT)
+    }
+
+    /// Every process's output once all have exited (process 0 first); a failed test if that is
+    /// not before `deadline`.
+    pub fn wait_until(self, deadline: Instant) -> Vec<Output> {
         self.processes
             .into_iter()
             .map(|p| p.wait_until(deadline))

@@ -1,0 +1,489 @@
+//! Crash safety against a real Kafka (issue 10): checkpoints, resume and exactly-once outputs,
+//! proven by killing real processes at seeded random moments and at named crash points.
+//!
+//! Test plan: kill loops (1 process x 2 workers, and 2 processes x 1 worker) while the producer
+//! replays into a 4-partition topic: SIGKILL to a random process at a random moment, restarted with
+//! the same command at least 8 times, one stop a SIGTERM (exit 0, a summary), the last restart with
+//! --bounded; then the output file, the output topic read with read_committed and the dead letters
+//! equal the reference over what the topic holds, once each, and so do the summary's counters.
+//! Each crash point once, then a resume. A checkpoint resumed on other layouts. A checkpoint of
+//! another job refused. A peer that dies or freezes ends the others with a message naming it.
+
+use std::collections::HashSet;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use tweetflow_tests::kafka::{brokers, count_if_exists, read_all, run, topic};
+use tweetflow_tests::reference::{self, Counts, Params};
+use tweetflow_tests::util::{Cluster, OutputWithin, Running, binary, lines, wait_for};
+
+const BASE_MS: u64 = 1_480_817_220_000;
+const PLACES: [&str; 6] = ["Lyon", "Paris", "東京", "New York, USA", "Berlin", "Lagos"];
+
+/// A small xorshift: the tests' inputs and schedules are seeded and repeatable.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// `n` small v1.1 tweets, `per_s` per second of event time, out of order by up to 2 s, and every
+/// 400th a minute behind: late wherever it lands, so a dead letter.
+fn input(n: u64, per_s: u64, seed: u64) -> Vec<Vec<u8>> {
+    let mut rng = Rng(seed | 1);
+    (0..n)
+        .map(|i| {
+            let mut ms = BASE_MS + i * 1000 / per_s;
+            ms = ms.saturating_sub(rng.below(2000));
+            if i % 400 == 399 {
+                ms -= 60_000;
+            }
+            let mentions: Vec<serde_json::Value> = (0..rng.below(3))
+                .map(|_| serde_json::json!({"screen_name": format!("u{}", rng.below(50))}))
+                .collect();
+            let mut tweet = serde_json::json!({
+                "id_str": i.to_string(),
+                "timestamp_ms": ms.to_string(),
+                "user": {"location": PLACES[rng.below(6) as usize]},
+                "entities": {"user_mentions": mentions},
+            });
+            if rng.below(10) == 0 {
+                tweet["retweeted_status"] = serde_json::json!({"retweet_count": rng.below(1000)});
+            }
+            tweet.to_string().into_bytes()
+        })
+        .collect()
+}
+
+fn write_lines(path: &Path, lines: &[Vec<u8>]) {
+    let text: Vec<u8> = lines
+        .iter()
+        .flat_map(|l| [&l[..], b"\n"].concat())
+        .collect();
+    std::fs::write(path, text).unwrap();
+}
+
+/// Replays `file` into `topic` (4 partitions) as fast as possible.
+fn fill(file: &Path, topic: &str) {
+    run(
+        "tweet-producer",
+        &[
+            "replay",
+            file.to_str().unwrap(),
+            "--brokers",
+            &brokers(),
+            "--topic",
+            topic,
+        ]
+        .map(String::from),
+    );
+}
+
+/// The reference over what `topic` holds, partition by partition (the dataflow's lateness is
+/// per partition, and the partition of each tweet is the producer's choice).
+fn expected(topic: &str) -> (Vec<String>, Counts) {
+    let records = read_all(&brokers(), topic);
+    let partitions = records
+        .iter()
+        .map(|r| r.partition)
+        .max()
+        .map_or(0, |p| p + 1);
+    let mut per: Vec<Vec<Vec<u8>>> = vec![Vec::new(); partitions as usize];
+    for r in records {
+        per[r.partition as usize].push(r.value);
+    }
+    let (text, counts) = reference::run_lines(&per, Params::defaults(10_000));
+    (text.lines().map(str::to_owned).collect(), counts)
+}
+
+/// The window records of `topic` as a read_committed consumer sees them, in order.
+fn committed(topic: &str) -> Vec<String> {
+    read_all(&brokers(), topic)
+        .into_iter()
+        .map(|r| String::from_utf8(r.value).unwrap())
+        .collect()
+}
+
+/// The flags a job runs with, and where its outputs go.
+struct Job {
+    dir: tempfile::TempDir,
+    topic: String,
+    out_topic: String,
+}
+
+impl Job {
+    fn new(topic: &str) -> Job {
+        Job {
+            dir: tempfile::tempdir().unwrap(),
+            topic: topic.to_owned(),
+            out_topic: format!("{topic}-windows"),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn args(&self, extra: &[&str]) -> Vec<String> {
+        let mut args: Vec<String> = [
+            "--brokers",
+            &brokers(),
+            "--topic",
+            &self.topic,
+            "--checkpoint",
+            self.path("checkpoints").to_str().unwrap(),
+            "--checkpoint-interval",
+            "200ms",
+            "--output",
+            self.path("out.jsonl").to_str().unwrap(),
+            "--output-topic",
+            &self.out_topic,
+            "--dead-letter",
+            self.path("dead.jsonl").to_str().unwrap(),
+            "--summary",
+            self.path("summary.json").to_str().unwrap(),
+            "--idle-timeout",
+            "3s",
+            "--lateness",
+            "10s",
+            "--connect-timeout",
+            "20s",
+        ]
+        .map(String::from)
+        .to_vec();
+        // A flag given in `extra` replaces its default (with its value).
+        for flag in extra.iter().filter(|f| f.starts_with("--")) {
+            if let Some(at) = args.iter().position(|a| a == flag) {
+                args.drain(at..at + 2);
+            }
+        }
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    }
+
+    fn start(&self, processes: usize, workers: usize, extra: &[&str]) -> Cluster {
+        Cluster::spawn(processes, workers, &self.args(extra))
+    }
+
+    /// The last run: `--bounded` on `processes` x `workers`, which must succeed.
+    fn finish(&self, processes: usize, workers: usize) {
+        let outputs = self
+            .start(processes, workers, &["--bounded"])
+            .wait_until(Instant::now() + Duration::from_secs(120));
+        for (p, o) in outputs.iter().enumerate() {
+            assert!(
+                o.status.success(),
+                "final run, process {p}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+    }
+
+    /// Everything the job wrote equals the reference over the topic, once each.
+    fn check(&self, what: &str) {
+        let (want, counts) = expected(&self.topic);
+        assert!(want.len() > 5, "{what}: the input spans several windows");
+        assert!(counts.late > 0, "{what}: some tweets are late");
+        let got = lines(&self.path("out.jsonl"));
+        assert_eq!(got, want, "{what}: the output file");
+        assert_eq!(
+            committed(&self.out_topic),
+            want,
+            "{what}: the output topic, read_committed"
+        );
+        let letters = lines(&self.path("dead.jsonl"));
+        let positions: HashSet<String> = letters
+            .iter()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["position"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(
+            letters.len() as u64,
+            counts.late,
+            "{what}: one dead letter per late tweet"
+        );
+        assert_eq!(
+            positions.len(),
+            letters.len(),
+            "{what}: no dead letter twice"
+        );
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(self.path("summary.json")).unwrap())
+                .unwrap();
+        for (field, value) in [
+            ("lines", counts.lines),
+            ("tweets", counts.tweets),
+            ("late", counts.late),
+            ("rejected", counts.rejected),
+        ] {
+            assert_eq!(summary[field], value, "{what}: summary {field}: {summary}");
+        }
+        assert_eq!(summary["windows"], want.len() as u64, "{what}: {summary}");
+        assert_eq!(summary["dead_letters"], counts.late, "{what}: {summary}");
+    }
+}
+
+/// Waits until every process of `cluster` runs its dataflow (connected, started).
+fn running(cluster: &Cluster, processes: usize) {
+    let marker = if processes > 1 {
+        "cluster connected"
+    } else {
+        "starting"
+    };
+    wait_for("the job to start", Duration::from_secs(60), || {
+        cluster.stderr_so_far().matches(marker).count() >= processes
+    });
+}
+
+fn kill_loop(processes: usize, workers: usize, seed: u64) {
+    let layout = format!("{processes}x{workers}");
+    let (topic, mut producer, _source) = replaying(&format!("kill{layout}"), 150_000, 10_000, seed);
+    let job = Job::new(&topic);
+    let mut rng = Rng(seed);
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let mut restarts = 0;
+    while restarts < 8 || !producer.exited() {
+        assert!(
+            Instant::now() < deadline,
+            "{layout}: the kill loop took too long"
+        );
+        let mut cluster = job.start(processes, workers, &[]);
+        running(&cluster, processes);
+        // A random moment: what the fault schedule is about, not a synchronisation.
+        std::thread::sleep(Duration::from_millis(200 + rng.below(1800)));
+        if restarts == 4 {
+            for p in 0..processes {
+                cluster.process(p).terminate();
+            }
+            let outputs = cluster.wait_until(Instant::now() + Duration::from_secs(20));
+            for (p, o) in outputs.iter().enumerate() {
+                let stderr = String::from_utf8_lossy(&o.stderr);
+                assert!(
+                    o.status.success(),
+                    "{layout}: SIGTERM ends process {p} cleanly: {stderr}"
+                );
+            }
+            let stderr = String::from_utf8_lossy(&outputs[0].stderr);
+            assert!(
+                stderr.contains("tweet-dataflow: lines"),
+                "{layout}: a summary: {stderr}"
+            );
+        } else {
+            let victim = rng.below(processes as u64) as usize;
+            cluster.process(victim).signal("-KILL");
+            let outputs = cluster.wait_until(Instant::now() + Duration::from_secs(30));
+            for (p, o) in outputs.iter().enumerate().filter(|(p, _)| *p != victim) {
+                let stderr = String::from_utf8_lossy(&o.stderr);
+                assert!(
+                    !o.status.success(),
+                    "{layout}: process {p} outlived its peer: {stderr}"
+                );
+                assert!(!stderr.contains("panicked"), "{layout}: {stderr}");
+            }
+        }
+        restarts += 1;
+    }
+    let produced = producer.wait();
+    assert!(
+        produced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&produced.stderr)
+    );
+    job.finish(processes, workers);
+    job.check(&format!("{layout} after {restarts} restarts"));
+    let (want, counts) = expected(&job.topic);
+    eprintln!(
+        "kill loop {layout}: {restarts} restarts (1 SIGTERM, the rest SIGKILL), then --bounded: \
+         {} windows, {} tweets, {} late, each once in the file, the topic and the dead letters",
+        want.len(),
+        counts.tweets,
+        counts.late
+    );
+}
+
+#[test]
+fn one_process_of_two_workers_killed_again_and_again_writes_every_window_once() {
+    kill_loop(1, 2, 0x5eed_0001);
+}
+
+#[test]
+fn two_processes_killed_again_and_again_write_every_window_once() {
+    kill_loop(2, 1, 0x5eed_0002);
+}
+
+/// A topic holding `n` tweets (100 per second of event time), ready before the job starts.
+fn filled_topic(name: &str, n: u64) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tweets.jsonl");
+    write_lines(&file, &input(n, 100, n));
+    let topic = topic(name);
+    fill(&file, &topic);
+    topic
+}
+
+#[test]
+fn each_crash_point_then_a_resume_writes_every_window_once() {
+    let topic = filled_topic("crash", 20_000);
+    for point in ["after-output", "mid-checkpoint", "after-commit"] {
+        let job = Job::new(&topic);
+        let output = Command::new(binary("tweet-dataflow"))
+            .args(job.args(&["-w", "2", "--checkpoint-interval", "0s"]))
+            .env("TWEETFLOW_CRASH", format!("{point}:3"))
+            .output_within_limit();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            output.status.signal(),
+            Some(9),
+            "{point}: killed there: {stderr}"
+        );
+        assert!(stderr.contains(&format!("crash point {point}")), "{stderr}");
+        job.finish(1, 2);
+        job.check(point);
+    }
+}
+
+/// Replays `n` tweets (200 per second of event time) into a new 4-partition topic at `rate`, in
+/// the background.
+fn replaying(name: &str, n: u64, rate: u64, seed: u64) -> (String, Running, tempfile::TempDir) {
+    let source = tempfile::tempdir().unwrap();
+    let file = source.path().join("tweets.jsonl");
+    write_lines(&file, &input(n, 200, seed));
+    let topic = topic(name);
+    let producer = Running::start(Command::new(binary("tweet-producer")).args([
+        "replay",
+        file.to_str().unwrap(),
+        "--brokers",
+        &brokers(),
+        "--topic",
+        &topic,
+        "--partitions",
+        "4",
+        "--rate",
+        &rate.to_string(),
+    ]));
+    wait_for("the producer to begin", Duration::from_secs(60), || {
+        count_if_exists(&topic) > 0
+    });
+    (topic, producer, source)
+}
+
+#[test]
+fn a_checkpoint_resumes_on_other_layouts() {
+    let (topic, producer, _source) = replaying("rescale", 60_000, 4_000, 7);
+    let job = Job::new(&topic);
+    let written = || {
+        let text = std::fs::read_to_string(job.path("out.jsonl")).unwrap_or_default();
+        text.matches('\n').count()
+    };
+    // 1 x 2, stopped by SIGTERM once two windows are out.
+    let mut first = job.start(1, 2, &[]);
+    wait_for("two windows", Duration::from_secs(60), || written() >= 2);
+    first.process(0).terminate();
+    let out = first.wait_until(Instant::now() + Duration::from_secs(20));
+    assert!(
+        out[0].status.success(),
+        "{}",
+        String::from_utf8_lossy(&out[0].stderr)
+    );
+    // 2 x 1 from there, killed.
+    let before = written();
+    let mut second = job.start(2, 1, &[]);
+    wait_for("more windows", Duration::from_secs(60), || {
+        written() > before
+    });
+    second.process(0).signal("-KILL");
+    second.wait_until(Instant::now() + Duration::from_secs(30));
+    // 1 x 1 to the end.
+    let produced = producer.wait();
+    assert!(
+        produced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&produced.stderr)
+    );
+    job.finish(1, 1);
+    job.check("1x2, then 2x1, then 1x1");
+}
+
+#[test]
+fn a_checkpoint_of_another_job_is_refused() {
+    let topic = filled_topic("otherjob", 2_000);
+    let job = Job::new(&topic);
+    job.finish(1, 1);
+    let other_topic = filled_topic("otherjob2", 100);
+    for flags in [
+        vec!["--window", "2m"],
+        vec!["--lateness", "5s"],
+        vec!["--top", "3"],
+        vec!["--topic", &other_topic],
+    ] {
+        let mut flags = flags.clone();
+        flags.push("--bounded");
+        let args = job.args(&flags);
+        let output = Command::new(binary("tweet-dataflow"))
+            .args(&args)
+            .output_within_limit();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{flags:?}: {stderr}");
+        assert!(
+            stderr.contains("belongs to another job"),
+            "{flags:?}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn when_a_peer_dies_or_freezes_the_others_exit_naming_it() {
+    // Issue 10: the survivors panicked with four backtraces (rc 101), and a frozen peer stalled
+    // them silently.
+    let topic = filled_topic("peers", 2_000);
+    let job = Job::new(&topic);
+    let mut cluster = job.start(2, 1, &["--peer-timeout", "3s"]);
+    running(&cluster, 2);
+    cluster.process(1).signal("-KILL");
+    let started = Instant::now();
+    let outputs = cluster.wait_until(Instant::now() + Duration::from_secs(30));
+    let stderr = String::from_utf8_lossy(&outputs[0].stderr);
+    assert_eq!(outputs[0].status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("lost the connection to process 1"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(5), "within seconds");
+
+    let mut cluster = job.start(2, 1, &["--peer-timeout", "3s"]);
+    running(&cluster, 2);
+    cluster.process(1).signal("-STOP");
+    let started = Instant::now();
+    wait_for("process 0 to give up", Duration::from_secs(30), || {
+        cluster.process(0).exited()
+    });
+    let waited = started.elapsed();
+    cluster.process(1).signal("-CONT");
+    let outputs = cluster.wait_until(Instant::now() + Duration::from_secs(30));
+    let stderr = String::from_utf8_lossy(&outputs[0].stderr);
+    assert_eq!(outputs[0].status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("process 1 at") && stderr.contains("sent nothing for 3s"),
+        "{stderr}"
+    );
+    assert!(
+        waited >= Duration::from_secs(2) && waited < Duration::from_secs(10),
+        "{waited:?}"
+    );
+}
