@@ -12,11 +12,7 @@ use tweet_dataflow::window::WindowError;
 use tweet_dataflow::{
     Checkpoints, Cluster, Config, Format, Input, KafkaInput, Output, OutputTopic, Start, Windows,
 };
-use tweetflow_kafka::{Properties, parse_property};
-
-fn property(s: &str) -> Result<(String, String), String> {
-    parse_property(s).map_err(|e| e.to_string())
-}
+use tweetflow_kafka::parse_properties;
 
 /// Windowed tweet analytics: tweets per location and retweet-weighted mentions, per sliding window.
 #[derive(Debug, Parser)]
@@ -93,16 +89,16 @@ pub struct Args {
 
     /// A librdkafka property for every Kafka client (SASL/SSL, tuning), applied last. Needs
     /// --brokers.
-    #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = property)]
-    properties: Vec<(String, String)>,
+    #[arg(short = 'X', value_name = "KEY=VALUE")]
+    properties: Vec<String>,
 
     /// A librdkafka property for the consumer of the input topic only, applied after -X.
-    #[arg(long = "consumer-property", value_name = "KEY=VALUE", value_parser = property)]
-    consumer_properties: Vec<(String, String)>,
+    #[arg(long = "consumer-property", value_name = "KEY=VALUE")]
+    consumer_properties: Vec<String>,
 
     /// A librdkafka property for the producer of --output-topic only, applied after -X.
-    #[arg(long = "producer-property", value_name = "KEY=VALUE", value_parser = property)]
-    producer_properties: Vec<(String, String)>,
+    #[arg(long = "producer-property", value_name = "KEY=VALUE")]
+    producer_properties: Vec<String>,
 
     /// Batch interval: tweets are assigned to epochs of this length.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
@@ -217,8 +213,9 @@ impl Args {
                 interval: Duration::from_millis(interval.unwrap_or(self.slide)),
             }),
         };
-        let common: Properties = self.properties.iter().cloned().collect();
-        let only = |props: &[(String, String)]| -> Properties { props.iter().cloned().collect() };
+        let common = parse_properties(&self.properties)?;
+        let consumer = parse_properties(&self.consumer_properties)?;
+        let producer = parse_properties(&self.producer_properties)?;
         let (input, idle_timeout) = match &self.brokers {
             None => {
                 for (flag, given) in [
@@ -249,7 +246,7 @@ impl Args {
                         StartFlag::Latest => Start::Latest,
                     },
                     bounded: self.bounded,
-                    properties: common.then(&only(&self.consumer_properties)),
+                    properties: common.then(&consumer),
                     discovery_interval: Duration::from_millis(self.discovery_interval),
                 };
                 (Input::Kafka(kafka), idle)
@@ -264,7 +261,7 @@ impl Args {
             top: self.top,
             output_topic: self.output_topic.map(|topic| OutputTopic {
                 topic,
-                properties: common.then(&only(&self.producer_properties)),
+                properties: common.then(&producer),
                 partitions: self.output_partitions,
                 replication: self.output_replication,
             }),
@@ -425,6 +422,16 @@ mod tests {
             let err = parse(flag).unwrap_err();
             assert!(err.contains("needs --brokers"), "{flag:?}: {err}");
         }
+    }
+
+    #[test]
+    fn a_malformed_secret_property_is_not_quoted() {
+        // Review of issue 8: clap quoted the whole argument in its own error.
+        let err = parse(&["-X", "sasl.password:hunter2"]).unwrap_err();
+        assert!(
+            err.contains("is not of the form key=value") && !err.contains("hunter2"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -136,6 +136,8 @@ const GREETING_LEN: usize = 8 + 4 + 8 * 4;
 const GREETING_TIMEOUT: Duration = Duration::from_secs(5);
 /// Pause between connection attempts to a process that is not listening yet.
 const RETRY: Duration = Duration::from_millis(200);
+/// How long one connection attempt may take (a slow link, a distant peer).
+const ATTEMPT: Duration = Duration::from_secs(2);
 
 /// What a process says about itself when it connects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -229,7 +231,8 @@ fn read_greeting(stream: &mut TcpStream) -> Result<Greeting, String> {
             {
                 if got == 0 {
                     return Err(format!(
-                        "it accepted the connection but sent no greeting within {}s",
+                        "it accepted the connection but sent no greeting within {}s (or it is a \
+                         peer that gave up waiting for the others)",
                         GREETING_TIMEOUT.as_secs()
                     ));
                 }
@@ -295,15 +298,21 @@ impl Phase<'_> {
         Halt::Failed(error)
     }
 
-    /// Connects to every process before this one, retrying those not listening yet.
-    fn connect_all(&self, targets: &[SocketAddr]) -> Result<Vec<(usize, TcpStream)>, Halt> {
+    /// Connects to every process before this one, retrying those not listening yet (or whose
+    /// names do not resolve yet: containers that are not up).
+    fn connect_all(&self, before: usize) -> Result<Vec<(usize, TcpStream)>, Halt> {
         let mut done: Vec<(usize, TcpStream)> = Vec::new();
         loop {
-            for (process, target) in targets.iter().enumerate() {
+            for process in 0..before {
                 if done.iter().any(|(p, _)| *p == process) {
                     continue;
                 }
-                let Ok(mut stream) = TcpStream::connect_timeout(target, RETRY) else {
+                let Ok(target) = resolve(process, &self.addresses[process]) else {
+                    continue;
+                };
+                let left = self.deadline.saturating_duration_since(Instant::now());
+                let attempt = ATTEMPT.min(left).max(Duration::from_millis(10));
+                let Ok(mut stream) = TcpStream::connect_timeout(&target, attempt) else {
                     continue; // not listening yet
                 };
                 let _ = stream.set_nodelay(true);
@@ -332,11 +341,11 @@ impl Phase<'_> {
                 tracing::debug!(process, address = %self.addresses[process], "connected to peer");
                 done.push((process, stream));
             }
-            if done.len() == targets.len() {
+            if done.len() == before {
                 return Ok(done);
             }
             if self.halted() {
-                let missing = (0..targets.len())
+                let missing = (0..before)
                     .filter(|p| done.iter().all(|(q, _)| q != p))
                     .collect();
                 return Err(Halt::Missing(missing));
@@ -420,9 +429,6 @@ pub fn connect(
     listener
         .set_nonblocking(true)
         .map_err(ClusterError::Network)?;
-    let targets: Vec<SocketAddr> = (0..me)
-        .map(|p| resolve(p, &addresses[p]))
-        .collect::<Result<_, _>>()?;
     let phase = Phase {
         mine: Greeting {
             process: me as u64,
@@ -436,7 +442,7 @@ pub fn connect(
     };
     let (before, after) = std::thread::scope(|s| {
         let after = s.spawn(|| phase.accept_all(&listener));
-        let before = phase.connect_all(&targets);
+        let before = phase.connect_all(me);
         (
             before,
             after.join().expect("the accepting thread does not panic"),

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs::File;
 use std::hash::{Hash, Hasher};
-use std::io::{self, BufWriter};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -24,7 +24,7 @@ use crate::config::{Config, Format, Input, Output};
 use crate::shutdown::Shutdown;
 use crate::sink::commit::{Checkpointing, Committed, commit};
 use crate::sink::dead_letter::LetterSink;
-use crate::sink::file::OutputFile;
+use crate::sink::file::{OutputFile, Stdout};
 use crate::sink::kafka::{Both, Delivery, KafkaRecords};
 use crate::sink::record::{JsonLines, RecordWriter, Table};
 use crate::sink::windows::WindowSink;
@@ -201,10 +201,17 @@ fn open_output(
                     "resuming onto standard output: windows since the checkpoint may be written again (use --output FILE)"
                 );
             }
-            let stdout: Box<dyn io::Write + Send> = match results {
-                Some(file) => Box::new(BufWriter::new(file)),
-                None => Box::new(BufWriter::new(io::stdout())),
-            };
+            let stdout = match results {
+                Some(file) => {
+                    let fd = file.try_clone().map_err(RunError::Stdout)?;
+                    Stdout::new(Box::new(file), std::os::fd::AsFd::as_fd(&fd))
+                }
+                None => Stdout::new(
+                    Box::new(io::stdout()),
+                    std::os::fd::AsFd::as_fd(&io::stdout()),
+                ),
+            }
+            .map_err(RunError::Stdout)?;
             match format {
                 Format::Jsonl => Box::new(JsonLines(stdout)),
                 Format::Table => Box::new(Table(stdout)),

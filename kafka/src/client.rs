@@ -38,14 +38,19 @@ where
     T: FromClientConfigAndContext<C>,
     C: ClientContext,
 {
-    config.create_with_context(context).map_err(|e| match e {
+    config.create_with_context(context).map_err(creation_error)
+}
+
+/// librdkafka's refusal of a configuration, naming the property but never a secret value (its
+/// reason quotes some values).
+fn creation_error(e: KafkaError) -> ClientError {
+    match e {
         KafkaError::ClientConfig(_, reason, key, value) => {
             let shown = Shown {
                 key: &key,
                 value: &value,
             }
             .to_string();
-            // librdkafka quotes some values in its reason.
             let reason = if is_sensitive(&key) && !value.is_empty() {
                 reason.replace(&value, "[redacted]")
             } else {
@@ -58,7 +63,7 @@ where
             }
         }
         other => ClientError::Create(other),
-    })
+    }
 }
 
 #[derive(Debug, Error)]
@@ -232,7 +237,10 @@ impl ClientContext for ReportingContext {
             | RDKafkaLogLevel::Critical
             | RDKafkaLogLevel::Error
             | RDKafkaLogLevel::Warning => {
-                self.diagnostics.record(message.to_owned());
+                // Configuration warnings say nothing about the connection.
+                if !fac.starts_with("CONF") {
+                    self.diagnostics.record(message.to_owned());
+                }
                 self.warn(&format!("{fac} {message}"));
             }
             RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
@@ -336,10 +344,25 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_secret_property_is_named_without_its_value() {
+    fn a_refused_secret_is_named_without_its_value_even_when_librdkafka_quotes_it() {
+        let refused = KafkaError::ClientConfig(
+            rdkafka::types::RDKafkaConfRes::RD_KAFKA_CONF_INVALID,
+            "Invalid value \"hunter2\" for configuration property \"sasl.password\"".into(),
+            "sasl.password".into(),
+            "hunter2".into(),
+        );
+        let err = creation_error(refused).to_string();
+        assert!(
+            err.contains("sasl.password") && !err.contains("hunter2"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_property_is_named() {
         let mut user = Properties::new();
         user.set("sasl.password", "hunter2");
-        user.set("no.such.key.here", "hunter3");
+        user.set("no.such.setting.here", "hunter3");
         let config = client_config("127.0.0.1:1", &[], &user);
         let err = create::<rdkafka::consumer::BaseConsumer<ReportingContext>, _>(
             &config,
@@ -348,8 +371,8 @@ mod tests {
         .map(|_| ())
         .unwrap_err()
         .to_string();
-        assert!(err.contains("no.such.key.here"), "{err}");
-        assert!(!err.contains("hunter"), "{err}");
+        assert!(err.contains("no.such.setting.here"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
     }
 
     #[test]

@@ -71,6 +71,11 @@ impl Deliveries {
         std::mem::take(&mut *self.failures.lock().expect("not poisoned"))
     }
 
+    /// Counts a record that librdkafka refused at once (too large, invalid), as a failed one.
+    pub fn refuse(&self, record: Undelivered) {
+        self.fail(record)
+    }
+
     fn fail(&self, record: Undelivered) {
         self.failed.fetch_add(1, Ordering::Relaxed);
         self.first_failed

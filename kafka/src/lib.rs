@@ -17,7 +17,7 @@ pub use client::{
 pub use delivery::{
     Deliveries, DeliveryContext, Sent, Settled, Undelivered, finish, producer, send,
 };
-pub use properties::{Properties, PropertyError, is_sensitive, parse_property};
+pub use properties::{Properties, PropertyError, is_sensitive, parse_properties, parse_property};
 
 /// How long start-up requests (metadata, topic creation) and a final flush may take before they
 /// are errors rather than hangs.

@@ -43,6 +43,12 @@ pub fn parse_property(s: &str) -> Result<(String, String), PropertyError> {
     }
 }
 
+/// Every `key=value` of a repeatable flag. The flags take plain strings and are parsed here, not
+/// by clap: clap's own error would quote the argument, secret and all.
+pub fn parse_properties(given: &[String]) -> Result<Properties, PropertyError> {
+    given.iter().map(|s| parse_property(s)).collect()
+}
+
 /// Properties in the order given; librdkafka takes the last value of a key.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Properties(Vec<(String, String)>);
@@ -163,6 +169,17 @@ mod tests {
         assert!(!err.contains("hunter2"), "{err}");
         let err = parse_property("acks").unwrap_err().to_string();
         assert!(err.contains("\"acks\""), "{err}");
+    }
+
+    #[test]
+    fn a_list_is_parsed_without_quoting_a_bad_secret() {
+        let given = ["acks=all".to_owned(), "sasl.password hunter2".to_owned()];
+        let err = parse_properties(&given).unwrap_err().to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+        assert_eq!(
+            parse_properties(&given[..1]).unwrap().get("acks"),
+            Some("all")
+        );
     }
 
     #[test]

@@ -11,11 +11,7 @@ use tweet_producer::replay::{PACE_RANGE, Pace};
 use tweet_producer::run::Job;
 use tweet_producer::stream::{Api, StreamConfig};
 use tweet_producer::writer::KafkaTarget;
-use tweetflow_kafka::parse_property;
-
-fn property(s: &str) -> Result<(String, String), String> {
-    parse_property(s).map_err(|e| e.to_string())
-}
+use tweetflow_kafka::parse_properties;
 
 #[derive(Parser)]
 #[command(name = "tweet-producer", version, about, long_about = None)]
@@ -51,8 +47,8 @@ struct KafkaArgs {
     #[arg(long, default_value_t = 1)]
     replication: i32,
     /// A librdkafka property applied last (SASL/SSL, tuning), e.g. -X security.protocol=SASL_SSL.
-    #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = property)]
-    properties: Vec<(String, String)>,
+    #[arg(short = 'X', value_name = "KEY=VALUE")]
+    properties: Vec<String>,
     /// Keep messages that are not tweets, and tweets Kafka refused, here (JSON Lines: source,
     /// position, class, reason, raw, and the key of refused tweets).
     #[arg(long, value_name = "PATH")]
@@ -76,7 +72,7 @@ impl KafkaArgs {
             topic: self.topic.clone(),
             partitions: self.partitions,
             replication: self.replication,
-            properties: self.properties.iter().cloned().collect(),
+            properties: parse_properties(&self.properties)?,
             dead_letter: self.dead_letter.clone(),
             max_future_ms: self.max_future,
         })
@@ -223,6 +219,12 @@ impl Cli {
             Command::Generate(args) => {
                 let config = args.config()?;
                 match (&args.out, &args.kafka.brokers) {
+                    (Some(_), None)
+                        if !args.kafka.properties.is_empty()
+                            || args.kafka.dead_letter.is_some() =>
+                    {
+                        bail!("-X and --dead-letter need --brokers (generate --out writes a file)")
+                    }
                     (Some(out), None) => Job::GenerateFile {
                         config,
                         out: out.clone(),

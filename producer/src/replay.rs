@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use flate2::read::MultiGzDecoder;
 use thiserror::Error;
-use tweet::input::{is_gzip, strip_bom, strip_terminator};
+use tweet::input::{MAX_MESSAGE_BYTES, is_gzip, read_line_bounded, strip_bom, strip_terminator};
 
 use crate::writer::{Namer, TweetWriter, WriterError};
 
@@ -145,13 +145,18 @@ pub fn replay(
                 if stop.load(Ordering::Relaxed) || writer.failing() {
                     return Ok(());
                 }
-                line.clear();
-                if reader.read_until(b'\n', &mut line).map_err(read_error)? == 0 {
+                let Some(len) = read_line_bounded(&mut reader, &mut line).map_err(read_error)?
+                else {
                     break;
-                }
+                };
                 number += 1;
-                // The line's terminator is not part of the message, nor is a byte-order mark at
-                // the start of the file (CONTRACT 1).
+                if len > MAX_MESSAGE_BYTES as u64 {
+                    writer.write_oversized(&line, len, seq(input, number))?;
+                    tick(writer);
+                    continue;
+                }
+                // The line's terminator (`\r\n` too) is not part of the message, nor is a
+                // byte-order mark at the start of the file (CONTRACT 1).
                 let mut message = strip_terminator(&line);
                 if number == 1 {
                     message = strip_bom(message);

@@ -19,20 +19,20 @@ use std::time::{Duration, Instant};
 use rdkafka::producer::{BaseRecord, ThreadedProducer};
 use serde::Serialize;
 use thiserror::Error;
-use tweet::input::MAX_MESSAGE_BYTES;
+use tweet::input::{
+    KAFKA_RECORD_OVERHEAD, MAX_MESSAGE_BYTES, OVERSIZED_HEAD_BYTES, oversized_reason,
+};
 use tweet::time::Horizon;
 use tweet::{Class, DeadLetter, Message};
 use tweetflow_kafka::{
-    ClientError, Deliveries, DeliveryContext, Properties, Sent, TIMEOUT, TopicSpec, client_config,
-    ensure_topic, finish, producer, send,
+    ClientError, Deliveries, DeliveryContext, Properties, Sent, TIMEOUT, TopicSpec, Undelivered,
+    client_config, ensure_topic, finish, producer, send,
 };
 
 #[derive(Debug, Error)]
 pub enum WriterError {
     #[error(transparent)]
     Client(#[from] ClientError),
-    #[error("producing to Kafka: {0}")]
-    Produce(rdkafka::error::KafkaError),
     #[error("writing the dead-letter file {path}: {source}")]
     DeadLetter { path: PathBuf, source: io::Error },
 }
@@ -55,7 +55,7 @@ pub struct KafkaTarget {
 
 impl KafkaTarget {
     fn producer_config(&self) -> rdkafka::ClientConfig {
-        let max = MAX_MESSAGE_BYTES.to_string();
+        let max = (MAX_MESSAGE_BYTES + KAFKA_RECORD_OVERHEAD).to_string();
         let defaults = [
             ("enable.idempotence", "true".to_owned()),
             ("acks", "all".to_owned()),
@@ -70,7 +70,7 @@ impl KafkaTarget {
 
     /// Creates the topic unless it exists (the seed made users do this by hand).
     pub fn ensure_topic(&self) -> Result<(), ClientError> {
-        let max = MAX_MESSAGE_BYTES.to_string();
+        let max = (MAX_MESSAGE_BYTES + KAFKA_RECORD_OVERHEAD).to_string();
         let spec = TopicSpec {
             name: &self.topic,
             partitions: self.partitions,
@@ -140,6 +140,8 @@ pub struct TweetWriter {
     sent: u64,
     skipped: u64,
     unsent: u64,
+    /// The sequence number of the first tweet not sent (a stop while Kafka's queue was full).
+    first_unsent: Option<u64>,
     dead_letters: Option<(PathBuf, BufWriter<File>)>,
     last_warning: Option<Instant>,
 }
@@ -176,6 +178,7 @@ impl TweetWriter {
             sent: 0,
             skipped: 0,
             unsent: 0,
+            first_unsent: None,
             dead_letters,
             last_warning: None,
         })
@@ -204,14 +207,26 @@ impl TweetWriter {
                 record = record.key(id);
             }
             let stop = || self.stop.load(Ordering::Relaxed);
-            match send(&self.producer, record, &stop).map_err(WriterError::Produce)? {
-                Sent::Queued => self.sent += 1,
+            match send(&self.producer, record, &stop) {
+                Ok(Sent::Queued) => self.sent += 1,
                 // A broker that is down keeps the queue full; the stop request is heard. The
                 // record was never sent, so nothing is lost that a rerun would not send.
-                Sent::Stopped => {
+                Ok(Sent::Stopped) => {
                     self.unsent += 1;
+                    self.first_unsent.get_or_insert(seq);
                     let (_, position) = (self.name)(seq);
                     tracing::warn!(%position, "stopping with Kafka's queue full: tweet not sent");
+                }
+                // Refused at once (too large for the producer, invalid): as final as a refusal
+                // after the message timeout, and kept the same way.
+                Err(error) => {
+                    self.sent += 1;
+                    self.deliveries.refuse(Undelivered {
+                        opaque: seq as usize,
+                        key: tweet.id.as_deref().map(|id| id.as_bytes().to_vec()),
+                        payload: message.to_vec(),
+                        error: error.to_string(),
+                    });
                 }
             }
             return Ok(());
@@ -235,6 +250,24 @@ impl TweetWriter {
             class,
             reason,
             raw: String::from_utf8_lossy(message).into_owned(),
+            key: None,
+        })
+    }
+
+    /// A message over the size limit (`len` bytes, of which `head` was kept): never written,
+    /// kept as a malformed dead letter.
+    pub fn write_oversized(&mut self, head: &[u8], len: u64, seq: u64) -> Result<(), WriterError> {
+        self.letter_refused()?;
+        self.skipped += 1;
+        let head = &head[..head.len().min(OVERSIZED_HEAD_BYTES)];
+        let (source, position) = (self.name)(seq);
+        tracing::warn!(%position, len, "message over the size limit, not written");
+        self.keep(DeadLetter {
+            source,
+            position,
+            class: Class::Malformed,
+            reason: oversized_reason(len, head.len()),
+            raw: String::from_utf8_lossy(head).into_owned(),
             key: None,
         })
     }
@@ -308,10 +341,19 @@ impl TweetWriter {
             unconfirmed: settled.unconfirmed,
             skipped: self.skipped,
             unsent: self.unsent,
-            resume_at: self
-                .deliveries
-                .first_failed()
-                .map(|seq| (self.name)(seq as u64).1),
+            // Every tweet before the first one refused or not sent is acknowledged; with some
+            // still unconfirmed nothing can be promised.
+            resume_at: match settled.unconfirmed {
+                0 => self
+                    .deliveries
+                    .first_failed()
+                    .map(|seq| seq as u64)
+                    .into_iter()
+                    .chain(self.first_unsent)
+                    .min()
+                    .map(|seq| (self.name)(seq).1),
+                _ => None,
+            },
         })
     }
 }

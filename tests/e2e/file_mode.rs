@@ -468,3 +468,113 @@ fn a_closed_standard_output_ends_the_run_quietly() {
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("error"), "{stderr}");
 }
+
+#[test]
+fn a_run_stopped_by_a_failing_output_writes_only_complete_windows() {
+    // Review of issue 8/9: a stop wrote windows that lacked tweets (a worker ahead had handed
+    // over slides the others would never complete). Two files that overlap in time, read by two
+    // workers, and a dead-letter file that cannot be written: the run stops early, and every
+    // window it wrote is the reference's. The stop falls at a different moment each time.
+    let dir = tempfile::tempdir().unwrap();
+    let mut inputs = Vec::new();
+    for seed in ["1", "2"] {
+        let path = dir.path().join(format!("in{seed}.jsonl.gz"));
+        let output = Command::new(binary("tweet-producer"))
+            .args([
+                "generate", "--count", "15000", "--rate", "100", "--noise", "--seed", seed,
+            ])
+            .arg("--out")
+            .arg(&path)
+            .output_within_limit();
+        assert!(output.status.success());
+        inputs.push(path);
+    }
+    let partitions: Vec<_> = inputs.iter().map(|p| messages(p)).collect();
+    let (want, _) = expected(&partitions, Params::defaults(10_000));
+    for attempt in 0..3 {
+        let out = dir.path().join("out.jsonl");
+        let output = Command::new(binary("tweet-dataflow"))
+            .args([
+                "-w",
+                "2",
+                "--dead-letter",
+                "/dev/full",
+                "--output",
+                out.to_str().unwrap(),
+            ])
+            .args(
+                inputs
+                    .iter()
+                    .flat_map(|p| ["--input".as_ref(), p.as_os_str()]),
+            )
+            .output_within_limit();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("No space left on device"), "{stderr}");
+        let got = lines(&out);
+        assert!(
+            got.len() < want.len(),
+            "attempt {attempt}: the run stopped early"
+        );
+        assert_eq!(
+            got,
+            want[..got.len()],
+            "attempt {attempt}: only complete windows"
+        );
+    }
+}
+
+#[test]
+fn a_malformed_secret_property_is_never_quoted() {
+    // Review of issue 8: `-X sasl.password:hunter2` (no `=`) made clap quote the whole argument.
+    let input = fixture("tweets-v1.jsonl");
+    for (program, args) in [
+        (
+            "tweet-dataflow",
+            vec![
+                "--input",
+                input.to_str().unwrap(),
+                "-X",
+                "sasl.password:S3CRET",
+            ],
+        ),
+        (
+            "tweet-dataflow",
+            vec![
+                "--brokers",
+                "127.0.0.1:1",
+                "--consumer-property",
+                "sasl.password S3CRET",
+            ],
+        ),
+        (
+            "tweet-producer",
+            vec![
+                "replay",
+                input.to_str().unwrap(),
+                "--brokers",
+                "127.0.0.1:1",
+                "-X",
+                "ssl.key.passwordS3CRET",
+            ],
+        ),
+    ] {
+        let output = Command::new(binary(program))
+            .args(&args)
+            .output_within_limit();
+        let printed = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(output.status.code(), Some(2), "{program}: {printed}");
+        assert!(
+            printed.contains("is not of the form key=value"),
+            "{printed}"
+        );
+        assert!(
+            !printed.contains("S3CRET"),
+            "{program} printed the secret: {printed}"
+        );
+    }
+}

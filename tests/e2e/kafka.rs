@@ -801,3 +801,42 @@ fn replay_loop_over_files_without_tweets_is_an_error_not_a_busy_loop() {
         assert!(stderr.contains("nothing to replay"), "{stderr}");
     }
 }
+
+#[test]
+fn an_unbounded_run_whose_reader_goes_away_stops_and_exits_0() {
+    // Issue 9: an unbounded run piped into `head` kept reading forever after the pipe closed.
+    use std::io::BufRead;
+    let topic = topic("pipe");
+    replay(&topic, 2);
+    let mut child = Command::new(binary("tweet-dataflow"))
+        .args([
+            "--brokers",
+            &brokers(),
+            "--topic",
+            &topic,
+            "--idle-timeout",
+            "1s",
+        ])
+        .args(["--format", "jsonl", "--lateness", "10s"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    stdout.read_line(&mut first).unwrap();
+    assert!(first.starts_with("{\"window_start\""), "{first}");
+    drop(stdout); // `head -1` is done
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the run went on reading after its reader left");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+}

@@ -4,11 +4,16 @@
 //! Every reader of messages (the dataflow's file and Kafka sources, the producer's replay, the X
 //! stream's framing) takes these from here, so that they cannot drift apart.
 
+use std::io::{self, BufRead};
 use std::path::Path;
 
 /// Messages longer than this are malformed: no tweet comes close (X caps a post far below it), and
 /// a bound keeps one bad line from exhausting memory. Kafka clients are configured from it too.
 pub const MAX_MESSAGE_BYTES: usize = 16 << 20;
+
+/// Room for a record's key and framing above [`MAX_MESSAGE_BYTES`] in Kafka's size limits
+/// (`message.max.bytes`, `max.message.bytes`), so that a message at the limit is still accepted.
+pub const KAFKA_RECORD_OVERHEAD: usize = 64 << 10;
 
 /// How much of an oversized message its dead letter keeps.
 pub const OVERSIZED_HEAD_BYTES: usize = 64 << 10;
@@ -31,6 +36,32 @@ pub fn strip_bom(first_line: &[u8]) -> &[u8] {
 pub fn strip_terminator(line: &[u8]) -> &[u8] {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// Reads one line (terminator excluded) into `line`, keeping at most `MAX_MESSAGE_BYTES + 1` bytes
+/// of it, so that an endless line cannot exhaust memory; the rest of a longer line is skipped.
+/// Returns the line's full length, or `None` at the end of the input.
+pub fn read_line_bounded(reader: &mut impl BufRead, line: &mut Vec<u8>) -> io::Result<Option<u64>> {
+    line.clear();
+    let (mut len, mut any) = (0u64, false);
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(any.then_some(len));
+        }
+        any = true;
+        let (take, done) = match memchr::memchr(b'\n', buf) {
+            Some(i) => (i, true),
+            None => (buf.len(), false),
+        };
+        let room = (MAX_MESSAGE_BYTES + 1).saturating_sub(line.len());
+        line.extend_from_slice(&buf[..take.min(room)]);
+        len += take as u64;
+        reader.consume(take + usize::from(done));
+        if done {
+            return Ok(Some(len));
+        }
+    }
 }
 
 /// The dead-letter reason of a message over [`MAX_MESSAGE_BYTES`] of which `kept` bytes are kept.
@@ -60,6 +91,23 @@ mod tests {
         assert_eq!(strip_bom(b"\xEF\xBB\xBF{}"), b"{}");
         assert_eq!(strip_bom(b"{}\xEF\xBB\xBF"), b"{}\xEF\xBB\xBF");
         assert_eq!(strip_bom(b"\xEF\xBB"), b"\xEF\xBB");
+    }
+
+    #[test]
+    fn long_lines_are_cut_and_the_rest_skipped() {
+        let text = format!("a\n{}\nb", "x".repeat(MAX_MESSAGE_BYTES + 10));
+        let mut reader = io::BufReader::with_capacity(4096, text.as_bytes());
+        let mut line = Vec::new();
+        assert_eq!(read_line_bounded(&mut reader, &mut line).unwrap(), Some(1));
+        assert_eq!(line, b"a");
+        let long = read_line_bounded(&mut reader, &mut line).unwrap();
+        assert_eq!(
+            (long, line.len()),
+            (Some(MAX_MESSAGE_BYTES as u64 + 10), MAX_MESSAGE_BYTES + 1)
+        );
+        assert_eq!(read_line_bounded(&mut reader, &mut line).unwrap(), Some(1));
+        assert_eq!(line, b"b");
+        assert_eq!(read_line_bounded(&mut reader, &mut line).unwrap(), None);
     }
 
     #[test]

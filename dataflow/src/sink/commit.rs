@@ -152,6 +152,8 @@ struct Sink {
     last_barrier: u64,
     pending: Option<Mark>,
     last_write: Option<Instant>,
+    /// When the output was last checked for a reader that went away.
+    last_look: Instant,
     committed: Rc<RefCell<Committed>>,
     shutdown: Shutdown,
     finished: bool,
@@ -170,6 +172,9 @@ impl Sink {
 
     /// Writes what the frontier `f` allows, passing the last barrier at or before it.
     fn advance(&mut self, f: u64) {
+        // Once the ingest has stopped, differential's own work at later times (retractions) moves
+        // the frontier on; the windows from the lowest stopped capability on lack tweets.
+        let f = self.stopped.iter().min().map_or(f, |&stop| stop.min(f));
         if let Some((config, replica)) = self.checkpoints.as_mut() {
             let barrier = f / config.every * config.every;
             if barrier > self.last_barrier {
@@ -185,6 +190,13 @@ impl Sink {
         }
         self.records.advance(Some(f));
         self.letters.advance(Some(f));
+        // A reader that left (`| head`) is otherwise only noticed at the next window written.
+        if self.last_look.elapsed() >= Duration::from_secs(1) {
+            self.last_look = Instant::now();
+            if self.records.writer.closed() && self.records.error.is_none() {
+                self.records.error = Some(io::ErrorKind::BrokenPipe.into());
+            }
+        }
         let due = self.checkpoints.as_ref().is_some_and(|(config, _)| {
             self.last_write
                 .is_none_or(|at| at.elapsed() >= config.interval)
@@ -222,10 +234,9 @@ impl Sink {
             let mark = self.mark(complete_before);
             self.write_checkpoint(mark);
         }
-        if self.records.error.is_none()
-            && let Err(e) = self.records.writer.finish()
-        {
-            self.records.error = Some(e);
+        // Also after a write error: a second output (the topic) still flushes what it has.
+        if let Err(e) = self.records.writer.finish() {
+            self.records.error.get_or_insert(e);
         }
         if self.letters.error.is_none()
             && let Err(e) = self.letters.sync()
@@ -320,6 +331,8 @@ pub(crate) fn commit<'s>(
 ) {
     let scope = top.scope();
     let mut builder = OperatorBuilder::new("Commit".to_owned(), scope);
+    // Woken at least once a second, to notice an output whose reader left while nothing changes.
+    let activator = scope.activator_for(builder.operator_info().address);
     let mut top_in = builder.new_input(top, Exchange::new(|_| 0));
     let mut reports_in = builder.new_input(reports, Exchange::new(|_| 0));
     let mut sink = sinks.map(|(records, letters, checkpoints)| {
@@ -341,6 +354,7 @@ pub(crate) fn commit<'s>(
             last_barrier,
             pending: None,
             last_write: None,
+            last_look: Instant::now(),
             committed: committed.clone(),
             shutdown,
             finished: false,
@@ -377,6 +391,7 @@ pub(crate) fn commit<'s>(
             if sink.finished {
                 return;
             }
+            activator.activate_after(Duration::from_secs(1));
             let frontier = frontiers
                 .iter()
                 .filter_map(|f| f.frontier().first().copied())
@@ -394,4 +409,71 @@ pub(crate) fn commit<'s>(
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::aggregate::Kind;
+    use crate::sink::record::{RecordWriter, WindowRecord};
+    use crate::topn::Ranked;
+
+    /// Records the window ends written.
+    struct Ends(Arc<Mutex<Vec<i64>>>);
+
+    impl RecordWriter for Ends {
+        fn write(&mut self, record: &WindowRecord) -> io::Result<()> {
+            self.0.lock().unwrap().push(record.end_ms);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn after_a_stop_the_frontier_moving_on_writes_no_incomplete_window() {
+        // Review of issue 8/9: once the workers stopped, differential's retractions at later
+        // times moved the frontier on, and the windows from the stop on were written as if
+        // complete.
+        let windows = Windows::new(5_000, 10_000, 5_000).unwrap();
+        let ends = Arc::new(Mutex::new(Vec::new()));
+        let records = WindowSink::new(windows, Box::new(Ends(ends.clone())), 0);
+        let mut sink = Sink {
+            windows,
+            records,
+            letters: LetterSink::new(None),
+            stats: Stats::default(),
+            stopped: Vec::new(),
+            base: (0, 0),
+            checkpoints: None,
+            last_barrier: 0,
+            pending: None,
+            last_write: None,
+            last_look: Instant::now(),
+            committed: Rc::new(RefCell::new(Committed::default())),
+            shutdown: Shutdown::new(),
+            finished: false,
+        };
+        let tweets = |count| {
+            (
+                Kind::Tweets,
+                Ranked {
+                    count,
+                    key: String::new(),
+                },
+            )
+        };
+        // One tweet in the window at time 0, more from time 1 on, all retracted at time 10.
+        sink.records.push((tweets(1), 0, 1));
+        sink.records.push((tweets(1), 1, -1));
+        sink.records.push((tweets(3), 1, 1));
+        sink.records.push((tweets(3), 10, -1));
+        sink.stopped.push(2);
+        sink.advance(11);
+        assert_eq!(
+            *ends.lock().unwrap(),
+            [5_000, 10_000],
+            "windows 0 and 1 only, not 2..9"
+        );
+    }
 }

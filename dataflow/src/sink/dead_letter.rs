@@ -14,6 +14,8 @@ pub(crate) struct LetterSink {
     /// Letters written by this run (or counted, without a file).
     pub written: u64,
     pub error: Option<io::Error>,
+    /// A write failed: no more are tried (the run is stopping).
+    failed: bool,
 }
 
 impl LetterSink {
@@ -23,6 +25,7 @@ impl LetterSink {
             file,
             written: 0,
             error: None,
+            failed: false,
         }
     }
 
@@ -38,9 +41,10 @@ impl LetterSink {
             }
             for letter in entry.remove() {
                 self.written += 1;
-                if let (Some(out), None) = (self.file.as_mut(), self.error.as_ref())
+                if let (Some(out), false) = (self.file.as_mut(), self.failed)
                     && let Err(e) = letter.write_jsonl(out)
                 {
+                    self.failed = true;
                     self.error = Some(e);
                 }
             }
@@ -52,7 +56,7 @@ impl LetterSink {
     }
 
     pub fn sync(&mut self) -> io::Result<()> {
-        match self.file.as_mut() {
+        match self.file.as_mut().filter(|_| !self.failed) {
             Some(file) => file.sync(),
             None => Ok(()),
         }

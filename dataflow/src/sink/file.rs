@@ -17,9 +17,52 @@ pub(crate) trait Durable: Write {
     fn sync(&mut self) -> io::Result<()> {
         self.flush()
     }
+
+    /// Whether the reader at the other end went away (a pipe whose reader closed it): a run
+    /// with nothing more to write for a while must still notice that it can stop.
+    fn closed(&self) -> bool {
+        false
+    }
 }
 
-impl Durable for Box<dyn Write + Send> {}
+/// Standard output (or the descriptor results go to in a cluster).
+pub(crate) struct Stdout {
+    out: io::BufWriter<Box<dyn Write + Send>>,
+    fd: std::os::fd::OwnedFd,
+}
+
+impl Stdout {
+    /// `out` writes to the descriptor `fd` (a duplicate is kept to watch it).
+    pub fn new(out: Box<dyn Write + Send>, fd: std::os::fd::BorrowedFd<'_>) -> io::Result<Stdout> {
+        Ok(Stdout {
+            out: io::BufWriter::new(out),
+            fd: fd.try_clone_to_owned()?,
+        })
+    }
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.out.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl Durable for Stdout {
+    fn closed(&self) -> bool {
+        use rustix::event::{PollFd, PollFlags, Timespec, poll};
+        let mut fds = [PollFd::new(&self.fd, PollFlags::OUT)];
+        let now = Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        poll(&mut fds, Some(&now)).is_ok()
+            && fds[0].revents().intersects(PollFlags::ERR | PollFlags::HUP)
+    }
+}
 
 pub(crate) struct OutputFile {
     out: BufWriter<File>,
@@ -87,6 +130,18 @@ impl Durable for OutputFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pipe_whose_reader_left_is_seen_as_closed() {
+        let (reader, writer) = io::pipe().unwrap();
+        let fd = std::os::fd::AsFd::as_fd(&writer)
+            .try_clone_to_owned()
+            .unwrap();
+        let out = Stdout::new(Box::new(writer), std::os::fd::AsFd::as_fd(&fd)).unwrap();
+        assert!(!out.closed());
+        drop(reader);
+        assert!(out.closed());
+    }
 
     #[test]
     fn a_resumed_file_is_cut_back_to_what_was_committed() {

@@ -267,6 +267,10 @@ impl RecordWriter for Both {
         self.0.position()
     }
 
+    fn closed(&self) -> bool {
+        self.0.closed()
+    }
+
     fn sync(&mut self) -> io::Result<()> {
         self.0.sync()?;
         self.1.sync()
@@ -278,7 +282,9 @@ impl RecordWriter for Both {
     }
 
     fn finish(&mut self) -> io::Result<()> {
-        self.0.finish()?;
-        self.1.finish()
+        // Both, whatever the first says: the other still has records to deliver.
+        let first = self.0.finish();
+        let second = self.1.finish();
+        first.and(second)
     }
 }

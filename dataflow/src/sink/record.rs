@@ -1,6 +1,6 @@
 //! The output record of CONTRACT section 4 and its two renderings.
 
-use std::io::{self, Write};
+use std::io;
 
 use serde::Serialize;
 
@@ -48,6 +48,11 @@ pub(crate) trait RecordWriter {
     fn finish(&mut self) -> io::Result<()> {
         Ok(())
     }
+
+    /// Whether its reader went away (a closed pipe).
+    fn closed(&self) -> bool {
+        false
+    }
 }
 
 pub(crate) struct JsonLines<W: Durable>(pub W);
@@ -66,12 +71,20 @@ impl<W: Durable> RecordWriter for JsonLines<W> {
     fn sync(&mut self) -> io::Result<()> {
         self.0.sync()
     }
+
+    fn closed(&self) -> bool {
+        self.0.closed()
+    }
 }
 
 /// A readable block per window, locations and mentions side by side.
-pub(crate) struct Table<W: Write>(pub W);
+pub(crate) struct Table<W: Durable>(pub W);
 
-impl<W: Write> RecordWriter for Table<W> {
+impl<W: Durable> RecordWriter for Table<W> {
+    fn closed(&self) -> bool {
+        self.0.closed()
+    }
+
     fn write(&mut self, r: &WindowRecord) -> io::Result<()> {
         let out = &mut self.0;
         writeln!(

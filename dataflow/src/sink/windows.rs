@@ -28,6 +28,8 @@ pub(crate) struct WindowSink {
     skip_before: u64,
     /// Windows written by this run.
     pub written: u64,
+    /// A write failed: no more are tried (the run is stopping).
+    failed: bool,
     /// The last window time passed (written, or skipped as written before).
     pub last_time: Option<u64>,
     pub error: Option<io::Error>,
@@ -43,6 +45,7 @@ impl WindowSink {
             cursor: None,
             skip_before,
             written: 0,
+            failed: false,
             last_time: None,
             error: None,
         }
@@ -104,7 +107,7 @@ impl WindowSink {
     }
 
     fn write(&mut self, time: u64) {
-        if self.error.is_some() {
+        if self.failed {
             return;
         }
         let (start, end) = self.windows.bounds_ms(time);
@@ -127,7 +130,10 @@ impl WindowSink {
         };
         match self.writer.write(&record) {
             Ok(()) => self.written += 1,
-            Err(e) => self.error = Some(e),
+            Err(e) => {
+                self.failed = true;
+                self.error = Some(e);
+            }
         }
     }
 }

@@ -6,7 +6,7 @@
 //! dealt out whole. Every process computes the same plan from the same file sizes.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader};
+use std::io::{self, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -14,7 +14,9 @@ use flate2::read::MultiGzDecoder;
 use memmap2::{Advice, Mmap, UncheckedAdvice};
 use thiserror::Error;
 
-use tweet::input::{MAX_MESSAGE_BYTES, OVERSIZED_HEAD_BYTES, is_gzip, strip_bom};
+use tweet::input::{
+    MAX_MESSAGE_BYTES, OVERSIZED_HEAD_BYTES, is_gzip, read_line_bounded, strip_bom,
+};
 
 use super::{Broken, Next, Partition};
 
@@ -259,40 +261,12 @@ impl GzipLines {
     }
 }
 
-impl GzipLines {
-    /// Reads one line into `self.line`, keeping at most `MAX_MESSAGE_BYTES + 1` bytes of it (so an
-    /// endless line cannot exhaust memory). Returns the full length, newline excluded, or `None` at
-    /// the end of the stream.
-    fn read_line(&mut self) -> io::Result<Option<u64>> {
-        self.line.clear();
-        let (mut len, mut any) = (0u64, false);
-        loop {
-            let buf = self.reader.fill_buf()?;
-            if buf.is_empty() {
-                return Ok(any.then_some(len));
-            }
-            any = true;
-            let (take, done) = match memchr::memchr(b'\n', buf) {
-                Some(i) => (i, true),
-                None => (buf.len(), false),
-            };
-            let room = (MAX_MESSAGE_BYTES + 1).saturating_sub(self.line.len());
-            self.line.extend_from_slice(&buf[..take.min(room)]);
-            len += take as u64;
-            self.reader.consume(take + usize::from(done));
-            if done {
-                return Ok(Some(len));
-            }
-        }
-    }
-}
-
 impl Partition for GzipLines {
     fn next(&mut self) -> Next<'_> {
         if self.done {
             return Next::Done;
         }
-        match self.read_line() {
+        match read_line_bounded(&mut self.reader, &mut self.line) {
             Ok(None) => {
                 self.done = true;
                 Next::Done

@@ -293,7 +293,7 @@ pub(crate) fn ingest<'s>(
             if !stopping && (shutdown.requested() || peers.stop_heard()) {
                 // Asked to stop (here, or by a peer): read no more, and let every worker know.
                 stopping = true;
-                tracing::debug!(worker, "stopping");
+                tracing::debug!(worker, floor, "stopping");
                 crate::cluster::relax_peer_timeouts();
                 progress_out.give(
                     &*progress_cap,

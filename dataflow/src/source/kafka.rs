@@ -251,7 +251,8 @@ pub(crate) struct Joining {
     known: usize,
     worker: usize,
     peers: usize,
-    /// The consumer of the worker's first partitions, or one made for the first that join.
+    /// A consumer of its own, made when partitions first join (the worker's first consumer
+    /// stays with its first partitions); later ones are added to it.
     consumer: Option<Arc<Consumer_>>,
 }
 

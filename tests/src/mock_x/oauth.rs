@@ -166,8 +166,10 @@ mod tests {
     const X_TOKEN: &str = "370773112-GmHxMAgYyLbNEtIKZeRNFsMKPR9EyMZeS9weJAEb";
     const X_TOKEN_SECRET: &str = "LswwdoUaIvS8ltyTt5jkRh4J50vUPVVHtR2YPi5kE";
 
-    /// X's published example from "Creating a signature", for both of its hosts, with the
-    /// parameters in the given and in reversed order.
+    /// X's published example from "Creating a signature" (the api.twitter.com signature is the
+    /// one X published; X's page now names api.x.com, whose signature is the same computation
+    /// for that host, and agrees with the client's own signer), with the parameters in the given
+    /// and in reversed order.
     #[test]
     fn signature_matches_x_published_example_in_any_parameter_order() {
         let mut params = vec![
