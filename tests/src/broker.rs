@@ -15,44 +15,62 @@ pub struct Broker {
 }
 
 impl Broker {
-    /// Starts `nodes` brokers (KRaft, combined controller) and waits until they all answer.
+    /// Starts `nodes` brokers (KRaft, combined controller) and waits until they all answer. A
+    /// start that fails (a port taken meanwhile by another test) is tried again on other ports.
     pub fn start(nodes: usize) -> Broker {
-        let data = tempfile::tempdir().expect("temp dir");
-        // kafka.sh uses KAFKA_PORT + i for clients and KAFKA_PORT + 100 + i for controllers.
-        let port = loop {
-            let port = free_ports(1)[0];
-            if port < 60_000 && std::net::TcpListener::bind(("127.0.0.1", port + 100)).is_ok() {
-                break port;
+        let mut failures = Vec::new();
+        for _ in 0..3 {
+            let data = tempfile::tempdir().expect("temp dir");
+            // kafka.sh uses KAFKA_PORT + i for clients and KAFKA_PORT + 100 + i for controllers.
+            let port = loop {
+                let port = free_ports(1)[0];
+                let free = |p: u16| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok();
+                if port < 60_000
+                    && (0..nodes as u16).all(|i| free(port + i) && free(port + 100 + i))
+                {
+                    break port;
+                }
+            };
+            let mut broker = Broker {
+                data,
+                port,
+                nodes,
+                address: String::new(),
+            };
+            match broker.try_script(&["start", "--brokers", &nodes.to_string()]) {
+                Ok(address) => {
+                    broker.address = address;
+                    return broker;
+                }
+                Err(e) => failures.push(e),
             }
-        };
-        let mut broker = Broker {
-            data,
-            port,
-            nodes,
-            address: String::new(),
-        };
-        broker.address = broker.script(&["start", "--brokers", &nodes.to_string()]);
-        broker
+        }
+        panic!("a private Kafka of {nodes} broker(s) did not start: {failures:#?}");
     }
 
     /// Runs `kafka.sh` with this broker's environment; its last stdout line.
     fn script(&self, args: &[&str]) -> String {
+        self.try_script(args).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn try_script(&self, args: &[&str]) -> Result<String, String> {
         let output = Command::new(workspace().join("scripts/kafka.sh"))
             .args(args)
             .env("KAFKA_DATA", self.data.path())
             .env("KAFKA_PORT", self.port.to_string())
             .env("KAFKA_HEAP", "256m")
             .output_within_limit();
-        assert!(
-            output.status.success(),
-            "kafka.sh {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout)
+        if !output.status.success() {
+            return Err(format!(
+                "kafka.sh {args:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        Ok(String::from_utf8_lossy(&output.stdout)
             .lines()
             .last()
             .unwrap_or_default()
-            .to_owned()
+            .to_owned())
     }
 
     /// The bootstrap address of every node.

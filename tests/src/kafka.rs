@@ -13,6 +13,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::BaseProducer;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
+use crate::reference::{self, Counts, Params};
 use crate::util::{OutputWithin, binary};
 
 /// The shared broker's bootstrap address (`KAFKA_BROKERS`, set by `scripts/test.sh`).
@@ -109,14 +110,26 @@ pub fn count(topic: &str) -> i64 {
 
 /// [`count`], or 0 while the topic does not exist yet.
 pub fn count_if_exists(topic: &str) -> i64 {
-    let consumer = consumer(&brokers());
+    count_on_if_exists(&brokers(), topic)
+}
+
+/// [`count_on`], or 0 while the topic does not exist yet (or the brokers do not answer).
+pub fn count_on_if_exists(brokers: &str, topic: &str) -> i64 {
+    let consumer = consumer(brokers);
     match consumer.fetch_metadata(Some(topic), Duration::from_secs(10)) {
         Ok(m)
             if m.topics()
                 .first()
                 .is_some_and(|t| t.error().is_none() && !t.partitions().is_empty()) =>
         {
-            count(topic)
+            // Just created, a partition may not be known to every broker yet: none counted.
+            (0..m.topics()[0].partitions().len() as i32)
+                .map(|p| {
+                    consumer
+                        .fetch_watermarks(topic, p, Duration::from_secs(10))
+                        .map_or(0, |(low, high)| high - low)
+                })
+                .sum()
         }
         _ => 0,
     }
@@ -165,8 +178,8 @@ pub fn read_all(brokers: &str, topic: &str) -> Vec<Record> {
             Instant::now() < deadline,
             "reading {topic} took over 2 minutes"
         );
-        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
-            let m = message.expect("consume");
+        // Transport errors (a broker of the cluster is down) are retried by librdkafka.
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
             records.push((
                 m.partition(),
                 m.offset(),
@@ -196,4 +209,29 @@ pub fn grow(topic: &str, partitions: usize) {
     for result in results {
         result.unwrap_or_else(|(t, e)| panic!("growing {t}: {e}"));
     }
+}
+
+/// The reference (lateness 10 s) over what `topic` holds, partition by partition: the dataflow's
+/// lateness is per partition, and the partition of each tweet is the producer's choice.
+pub fn expected_on(brokers: &str, topic: &str) -> (Vec<String>, Counts) {
+    let records = read_all(brokers, topic);
+    let partitions = records
+        .iter()
+        .map(|r| r.partition)
+        .max()
+        .map_or(0, |p| p + 1);
+    let mut per: Vec<Vec<Vec<u8>>> = vec![Vec::new(); partitions as usize];
+    for r in records {
+        per[r.partition as usize].push(r.value);
+    }
+    let (text, counts) = reference::run_lines(&per, Params::defaults(10_000));
+    (text.lines().map(str::to_owned).collect(), counts)
+}
+
+/// The window records of `topic` as a read_committed consumer sees them, in order.
+pub fn committed_on(brokers: &str, topic: &str) -> Vec<String> {
+    read_all(brokers, topic)
+        .into_iter()
+        .map(|r| String::from_utf8(r.value).unwrap())
+        .collect()
 }

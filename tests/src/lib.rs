@@ -3,6 +3,7 @@
 
 #[cfg(feature = "kafka")]
 pub mod broker;
+pub mod inputs;
 #[cfg(feature = "kafka")]
 pub mod kafka;
 pub mod mock_x;
