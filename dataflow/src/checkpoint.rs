@@ -104,6 +104,9 @@ pub enum CheckpointError {
     Dir { dir: PathBuf, source: io::Error },
     #[error("checkpoint {path} cannot be read: {reason}")]
     Corrupt { path: PathBuf, reason: String },
+    /// Not a fault: another build's checkpoint, which is not passed over for an older one.
+    #[error("checkpoint {path} has format {found}, where this build reads {VERSION}")]
+    Version { path: PathBuf, found: u32 },
     #[error(
         "checkpoint {path} belongs to another job ({theirs}); this job is ({ours}). Use another \
          --checkpoint directory, or the flags it was made with"
@@ -162,32 +165,46 @@ impl Store {
         Ok(found)
     }
 
-    /// The newest checkpoint, if any, checked to be of this `job`.
+    /// The newest readable checkpoint, if any, checked to be of this `job`. One that cannot be
+    /// read (a disk fault: writes are atomic) gives way to the one before it, which is kept for
+    /// that; the outputs are cut back to what that one says.
     pub fn latest(&self, job: &str) -> Result<Option<Checkpoint>, CheckpointError> {
-        let Some((_, path)) = self.listed()?.pop() else {
-            return Ok(None);
-        };
+        let mut first_error = None;
+        for (_, path) in self.listed()?.into_iter().rev() {
+            match Self::read(&path, job) {
+                Ok(checkpoint) => return Ok(Some(checkpoint)),
+                Err(e @ CheckpointError::Corrupt { .. }) => {
+                    tracing::warn!(error = %e, "trying the checkpoint before");
+                    first_error.get_or_insert(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        first_error.map_or(Ok(None), Err)
+    }
+
+    fn read(path: &Path, job: &str) -> Result<Checkpoint, CheckpointError> {
         let corrupt = |reason: String| CheckpointError::Corrupt {
-            path: path.clone(),
+            path: path.to_owned(),
             reason,
         };
-        let text = fs::read(&path).map_err(|e| corrupt(e.to_string()))?;
+        let text = fs::read(path).map_err(|e| corrupt(e.to_string()))?;
         let checkpoint: Checkpoint =
             serde_json::from_slice(&text).map_err(|e| corrupt(e.to_string()))?;
         if checkpoint.version != VERSION {
-            return Err(corrupt(format!(
-                "format {} where this build reads {VERSION}",
-                checkpoint.version
-            )));
+            return Err(CheckpointError::Version {
+                path: path.to_owned(),
+                found: checkpoint.version,
+            });
         }
         if checkpoint.job != job {
             return Err(CheckpointError::OtherJob {
-                path,
+                path: path.to_owned(),
                 theirs: checkpoint.job,
                 ours: job.to_owned(),
             });
         }
-        Ok(Some(checkpoint))
+        Ok(checkpoint)
     }
 
     /// Writes `checkpoint` so that a crash at any instant leaves either the old newest or this
@@ -218,6 +235,14 @@ impl Store {
         for (_, old) in listed.iter().rev().skip(2) {
             let _ = fs::remove_file(old);
         }
+        // Temporary files of writes a crash interrupted (this is the only writer).
+        for entry in fs::read_dir(&self.dir).into_iter().flatten().flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with(".checkpoint-") && name.ends_with(".tmp") {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
         Ok(bytes.len() as u64)
     }
 }
@@ -247,5 +272,30 @@ mod tests {
         assert_eq!(kept, [12, 18]);
         let err = store.latest("other").unwrap_err().to_string();
         assert!(err.contains("belongs to another job"), "{err}");
+        // The next write clears the temp file away.
+        let mut c = Checkpoint::new("job".into(), "t".into());
+        c.complete_before = 30;
+        store.write(&c).unwrap();
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(!names.iter().any(|n| n.ends_with(".tmp")), "{names:?}");
+    }
+
+    #[test]
+    fn an_unreadable_newest_checkpoint_gives_way_to_the_one_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        for time in [6, 12] {
+            let mut c = Checkpoint::new("job".into(), "t".into());
+            c.complete_before = time;
+            store.write(&c).unwrap();
+        }
+        std::fs::write(dir.path().join(file_name(12)), b"{\"version\": 1, \"trunc").unwrap();
+        assert_eq!(store.latest("job").unwrap().unwrap().complete_before, 6);
+        std::fs::write(dir.path().join(file_name(6)), b"").unwrap();
+        let err = store.latest("job").unwrap_err().to_string();
+        assert!(err.contains(&file_name(12)), "the newest is named: {err}");
     }
 }

@@ -83,8 +83,9 @@ pub struct Args {
 
     /// In a cluster reading Kafka without --bounded, a peer that sends nothing (not even its
     /// heartbeat, once a second) for this long is taken for frozen or cut off: this process exits
-    /// 1 naming it, so that a supervisor restarts the job.
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    /// 1 naming it, so that a supervisor restarts the job. At least 3s; the default is twice the
+    /// longest a Kafka request may block process 0 (a transaction's commit, 30 s).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
     peer_timeout: u64,
 
     /// A librdkafka property for every Kafka client (SASL/SSL, tuning), applied last. Needs
@@ -316,8 +317,9 @@ impl Args {
         if self.connect_timeout == 0 {
             bail!("--connect-timeout must be greater than zero");
         }
-        if self.peer_timeout == 0 {
-            bail!("--peer-timeout must be greater than zero");
+        if self.peer_timeout < 3 * 1000 {
+            // Three heartbeats: one late heartbeat is no reason to end the job.
+            bail!("--peer-timeout must be at least 3s (peers send a heartbeat once a second)");
         }
         Ok(Cluster {
             workers: self.workers,

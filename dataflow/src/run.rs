@@ -227,6 +227,7 @@ fn open_output(
                         cluster::job_fingerprint(&checkpoint_job(config)),
                         out.topic
                     ),
+                    resuming: resume.is_some(),
                 },
                 None => Delivery::Idempotent,
             };
@@ -398,11 +399,13 @@ pub fn run(config: Config, shutdown: Shutdown) -> Result<Option<Summary>, RunErr
     );
 
     let (builders, others) = if config.cluster.processes > 1 {
-        let agreed = format!(
-            "{}; resuming {:?}",
-            job(&config),
-            resume.as_ref().map(|c| c.complete_before)
-        );
+        // The whole checkpoint, not its name: a final checkpoint can replace one of the same
+        // name with other offsets, and a process that read the old one must not start.
+        let resuming = resume.as_ref().map(|c| {
+            let text = serde_json::to_string(c).unwrap_or_default();
+            (c.complete_before, cluster::job_fingerprint(&text))
+        });
+        let agreed = format!("{}; resuming {resuming:?}", job(&config));
         cluster::connect(&config.cluster, cluster::job_fingerprint(&agreed))?
     } else {
         let communication = match config.cluster.workers {
@@ -421,6 +424,8 @@ pub fn run(config: Config, shutdown: Shutdown) -> Result<Option<Summary>, RunErr
             .checkpoints
             .as_ref()
             .map(|_| config.windows.slide_ms / config.windows.batch_ms),
+        stop_on_read_error: config.checkpoints.is_some()
+            || matches!(&config.input, Input::Kafka(k) if !k.bounded),
     };
     let (windows, top) = (config.windows, config.top);
     let resume = Arc::new(resume);

@@ -18,9 +18,10 @@ use std::time::{Duration, Instant};
 use tweetflow_tests::broker::Broker;
 use tweetflow_tests::inputs::{Rng, input, write_lines};
 use tweetflow_tests::kafka::{
-    brokers, committed_on, count_on_if_exists, expected_on, read_all, run, topic,
+    brokers, committed_on, count_on_if_exists, expected_on, grow, raw_producer, read_all, run,
+    topic,
 };
-use tweetflow_tests::reference::Counts;
+use tweetflow_tests::reference::{self, Counts, Params};
 use tweetflow_tests::util::{Cluster, OutputWithin, Running, binary, lines, wait_for};
 
 /// Replays `file` into `topic` (4 partitions) as fast as possible.
@@ -111,8 +112,9 @@ impl Job {
         Cluster::spawn(processes, workers, &self.args(extra))
     }
 
-    /// The last run: `--bounded` on `processes` x `workers`, which must succeed.
-    fn finish(&self, processes: usize, workers: usize) {
+    /// The last run: `--bounded` on `processes` x `workers`, which must succeed; process 0's
+    /// standard error.
+    fn finish(&self, processes: usize, workers: usize) -> String {
         let outputs = self
             .start(processes, workers, &["--bounded"])
             .wait_until(Instant::now() + Duration::from_secs(120));
@@ -123,6 +125,19 @@ impl Job {
                 String::from_utf8_lossy(&o.stderr)
             );
         }
+        String::from_utf8_lossy(&outputs[0].stderr).into_owned()
+    }
+
+    /// The newest checkpoint in the job's directory, as JSON.
+    fn newest_checkpoint(&self) -> Option<serde_json::Value> {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(self.path("checkpoints"))
+            .ok()?
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        names.sort();
+        let text = std::fs::read(names.pop()?).unwrap();
+        Some(serde_json::from_slice(&text).unwrap())
     }
 
     /// Everything the job wrote equals the reference over the topic, once each.
@@ -192,13 +207,38 @@ fn kill_loop(processes: usize, workers: usize, seed: u64) {
     let mut rng = Rng(seed);
     let deadline = Instant::now() + Duration::from_secs(240);
     let mut restarts = 0;
+    // The cuts the restarts resumed from: they must only move on, and move on several times.
+    let mut cuts: Vec<u64> = Vec::new();
     while restarts < 8 || !producer.exited() {
         assert!(
             Instant::now() < deadline,
             "{layout}: the kill loop took too long"
         );
+        let resumed = job.newest_checkpoint();
+        if let Some(c) = &resumed {
+            let cut = c["complete_before"].as_u64().unwrap();
+            assert!(
+                cuts.last().is_none_or(|&last| cut >= last),
+                "{layout}: checkpoints go back: {cuts:?} then {cut}"
+            );
+            cuts.push(cut);
+            let length = std::fs::metadata(job.path("out.jsonl")).map_or(0, |m| m.len());
+            assert!(
+                length >= c["output_bytes"].as_u64().unwrap(),
+                "{layout}: the output file is shorter than the checkpoint says was written"
+            );
+        }
         let mut cluster = job.start(processes, workers, &[]);
         running(&cluster, processes);
+        if resumed.is_some() {
+            assert!(
+                cluster
+                    .stderr_so_far()
+                    .contains("resuming from the checkpoint"),
+                "{layout}: restart {restarts} resumed: {}",
+                cluster.stderr_so_far()
+            );
+        }
         // A random moment: what the fault schedule is about, not a synchronisation.
         std::thread::sleep(Duration::from_millis(200 + rng.below(1800)));
         if restarts == 4 {
@@ -239,12 +279,19 @@ fn kill_loop(processes: usize, workers: usize, seed: u64) {
         "{}",
         String::from_utf8_lossy(&produced.stderr)
     );
+    cuts.dedup();
+    assert!(
+        cuts.len() >= 3,
+        "{layout}: the restarts resumed from at least three checkpoints: {cuts:?}"
+    );
     job.finish(processes, workers);
     job.check(&format!("{layout} after {restarts} restarts"));
     let (want, counts) = expected(&job.topic);
     eprintln!(
-        "kill loop {layout}: {restarts} restarts (1 SIGTERM, the rest SIGKILL), then --bounded: \
-         {} windows, {} tweets, {} late, each once in the file, the topic and the dead letters",
+        "kill loop {layout}: {restarts} restarts (1 SIGTERM, the rest SIGKILL; resumed from {} \
+         checkpoints), then --bounded: {} windows, {} tweets, {} late, each once in the file, \
+         the topic and the dead letters",
+        cuts.len(),
         want.len(),
         counts.tweets,
         counts.late
@@ -273,21 +320,55 @@ fn filled_topic(name: &str, n: u64) -> String {
 
 #[test]
 fn each_crash_point_then_a_resume_writes_every_window_once() {
-    let topic = filled_topic("crash", 20_000);
-    for point in ["after-output", "mid-checkpoint", "after-commit"] {
-        let job = Job::new(&topic);
-        let output = Command::new(binary("tweet-dataflow"))
-            .args(job.args(&["-w", "2", "--checkpoint-interval", "0s"]))
-            .env("TWEETFLOW_CRASH", format!("{point}:3"))
-            .output_within_limit();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(
-            output.status.signal(),
-            Some(9),
-            "{point}: killed there: {stderr}"
-        );
-        assert!(stderr.contains(&format!("crash point {point}")), "{stderr}");
-        job.finish(1, 2);
+    // The input arrives while the jobs run (a barrier about every 1.2 s), so that each reaches
+    // its third checkpoint however the machine schedules it: a topic filled beforehand may be
+    // read at once, with barriers passed together and fewer checkpoints.
+    let (topic, producer, _source) = replaying("crash", 60_000, 5_000, 3);
+    let points = ["after-output", "mid-checkpoint", "after-commit"];
+    let jobs: Vec<(Job, Running)> = points
+        .iter()
+        .map(|point| {
+            // An output topic each: after one crash point's resume, the topic holds every window.
+            let job = Job {
+                out_topic: format!("{topic}-{point}-windows"),
+                ..Job::new(&topic)
+            };
+            let running = Running::start(
+                Command::new(binary("tweet-dataflow"))
+                    .args(job.args(&["-w", "2", "--checkpoint-interval", "0s"]))
+                    .env("TWEETFLOW_CRASH", format!("{point}:3")),
+            );
+            (job, running)
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let jobs: Vec<Job> = jobs
+        .into_iter()
+        .zip(points)
+        .map(|((job, running), point)| {
+            let output = running.wait_until(deadline);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(
+                output.status.signal(),
+                Some(9),
+                "{point}: killed there: {stderr}"
+            );
+            assert!(stderr.contains(&format!("crash point {point}")), "{stderr}");
+            job
+        })
+        .collect();
+    let produced = producer.wait();
+    assert!(
+        produced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&produced.stderr)
+    );
+    for (job, point) in jobs.iter().zip(points) {
+        let resumed = job.finish(1, 2);
+        if point == "after-commit" {
+            // The topic holds the windows of the commit the checkpoint did not follow.
+            assert!(resumed.contains("not written again"), "{resumed}");
+        }
         job.check(point);
     }
 }
@@ -359,6 +440,160 @@ fn a_checkpoint_resumes_on_other_layouts() {
     );
     job.finish(1, 1);
     job.check("1x2, then 2x1, then 1x1");
+}
+
+#[test]
+fn a_partition_added_while_the_job_was_down_finds_the_epochs_before_the_cut_closed() {
+    // Review of issue 10: a resumed run started every worker at epoch 0, so a partition the
+    // checkpoint did not know had its tweets before the cut counted (605 tweets, 5 late, instead
+    // of 600 and 10).
+    let topic = filled_topic("joined", 4_000);
+    let job = Job::new(&topic);
+    job.finish(1, 2);
+    let cut = job.newest_checkpoint().expect("a checkpoint")["complete_before"]
+        .as_u64()
+        .unwrap();
+    grow(&topic, 5);
+    // Ten tweets of the time the checkpoint has closed, on the new partition.
+    let old = input(10, 100, 99);
+    let producer = raw_producer();
+    for (i, tweet) in old.iter().enumerate() {
+        let key = format!("late-{i}");
+        wait_for(
+            "the new partition to take a record",
+            Duration::from_secs(30),
+            || {
+                use rdkafka::producer::{BaseRecord, Producer};
+                let record = BaseRecord::to(&topic).partition(4).key(&key).payload(tweet);
+                producer.send(record).is_ok() && producer.flush(Duration::from_secs(10)).is_ok()
+            },
+        );
+    }
+    job.finish(1, 2);
+
+    // The reference over the four partitions the first run read: the windows are theirs.
+    let mut per: Vec<Vec<Vec<u8>>> = vec![Vec::new(); 4];
+    for r in read_all(&brokers(), &topic)
+        .into_iter()
+        .filter(|r| r.partition < 4)
+    {
+        per[r.partition as usize].push(r.value);
+    }
+    let (text, counts) = reference::run_lines(&per, Params::defaults(10_000));
+    let want: Vec<String> = text.lines().map(str::to_owned).collect();
+    assert_eq!(lines(&job.path("out.jsonl")), want, "the windows");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(job.path("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["tweets"], counts.tweets, "{summary}");
+    assert_eq!(
+        summary["late"],
+        counts.late + 10,
+        "every new tweet late: {summary}"
+    );
+    let letters = lines(&job.path("dead.jsonl"));
+    let new_partition = format!("{topic}/4/");
+    let late_there = letters
+        .iter()
+        .filter(|l| l.contains(&new_partition) && l.contains("\"late\""))
+        .count();
+    assert_eq!(
+        late_there, 10,
+        "a late dead letter for each (the cut was epoch {cut})"
+    );
+}
+
+#[test]
+fn a_run_without_a_checkpoint_writes_every_window_even_onto_a_topic_holding_some() {
+    // Review of issue 10: the output topic's last window was skipped up to on any start, so a new
+    // --checkpoint directory onto an existing topic wrote nothing there.
+    let topic = filled_topic("fresh", 20_000);
+    let first = Job::new(&topic);
+    first.finish(1, 1);
+    first.check("the first job");
+    let second = Job {
+        out_topic: first.out_topic.clone(),
+        ..Job::new(&topic)
+    };
+    let stderr = second.finish(1, 1);
+    assert!(stderr.contains("no checkpoint to resume from"), "{stderr}");
+    let (want, _) = expected(&topic);
+    let twice: Vec<String> = want.iter().chain(&want).cloned().collect();
+    assert_eq!(committed_on(&brokers(), &second.out_topic), twice);
+}
+
+#[test]
+fn an_old_transaction_commits_without_waiting_for_a_checkpoint() {
+    // Review of issue 10: with a checkpoint interval longer than the transaction timeout, the
+    // broker aborted the open transaction and the run failed ("fenced"), again on every restart.
+    let topic = filled_topic("txage", 20_000);
+    let job = Job::new(&topic);
+    let mut cluster = job.start(
+        1,
+        1,
+        &[
+            "--checkpoint-interval",
+            "1h",
+            "--producer-property",
+            "transaction.timeout.ms=3000",
+        ],
+    );
+    // The first checkpoint comes at the first barrier, the next in an hour: windows after it
+    // become visible only by the transaction's own commit.
+    wait_for(
+        "windows committed after the checkpoint",
+        Duration::from_secs(60),
+        || {
+            let Some(c) = job.newest_checkpoint() else {
+                return false;
+            };
+            let at_checkpoint = c["windows"].as_u64().unwrap() as usize;
+            lines(&job.path("out.jsonl")).len() > at_checkpoint + 1
+                && committed_on(&brokers(), &job.out_topic).len() > at_checkpoint + 1
+        },
+    );
+    cluster.process(0).terminate();
+    let out = cluster.wait_until(Instant::now() + Duration::from_secs(30));
+    assert!(
+        out[0].status.success(),
+        "{}",
+        String::from_utf8_lossy(&out[0].stderr)
+    );
+    job.finish(1, 1);
+    job.check("transactions committed by age");
+}
+
+#[test]
+fn a_checkpointed_offset_past_the_partition_end_stops_the_run_without_a_checkpoint_past_it() {
+    // Review of issue 10: such an offset (the topic deleted and created again) was not noticed,
+    // and a partition that could not be opened let the others, and the checkpoints, move on.
+    let topic = filled_topic("pastend", 2_000);
+    let job = Job::new(&topic);
+    job.finish(1, 2);
+    let mut checkpoint = job.newest_checkpoint().expect("a checkpoint");
+    let cut = checkpoint["complete_before"].clone();
+    let offset = checkpoint["partitions"][0]["next_offset"].as_i64().unwrap() + 1_000_000;
+    checkpoint["partitions"][0]["next_offset"] = offset.into();
+    let dir = job.path("checkpoints");
+    let newest = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .max()
+        .unwrap();
+    std::fs::write(&newest, checkpoint.to_string()).unwrap();
+
+    let output = Command::new(binary("tweet-dataflow"))
+        .args(job.args(&["-w", "2", "--bounded"]))
+        .output_within_limit();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("past its end"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let after = job.newest_checkpoint().unwrap();
+    assert_eq!(after["complete_before"], cut, "no checkpoint past the cut");
+    assert_eq!(
+        after["partitions"][0]["next_offset"], offset,
+        "the offset kept"
+    );
 }
 
 #[test]

@@ -196,6 +196,11 @@ impl Sink {
             if self.records.writer.closed() && self.records.error.is_none() {
                 self.records.error = Some(io::ErrorKind::BrokenPipe.into());
             }
+            if self.records.error.is_none()
+                && let Err(e) = self.records.writer.tick()
+            {
+                self.records.error = Some(e);
+            }
         }
         let due = self.checkpoints.as_ref().is_some_and(|(config, _)| {
             self.last_write
@@ -214,7 +219,8 @@ impl Sink {
                 // Windows from here on lack the tweets the stopped workers did not read.
                 self.records.advance(Some(stop));
                 self.committed.borrow_mut().stopped = true;
-                stop
+                // Never behind the checkpoint resumed from: that one would be replaced by less.
+                stop.max(self.last_barrier)
             }
             None => {
                 self.records.advance(None);

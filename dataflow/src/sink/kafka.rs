@@ -25,7 +25,9 @@ pub(crate) enum Delivery {
     /// A transactional producer whose transaction commits with each checkpoint, so that a
     /// `read_committed` consumer sees every window once across crashes and restarts. The id is
     /// the job's own, so a restarted run fences the one before and aborts its open transaction.
-    Transactional { id: String },
+    /// `resuming`: the run resumes from a checkpoint, and the topic may hold windows committed
+    /// after it (a crash between the commit and the checkpoint), which are not written again.
+    Transactional { id: String, resuming: bool },
 }
 
 pub(crate) struct KafkaRecords {
@@ -33,13 +35,16 @@ pub(crate) struct KafkaRecords {
     deliveries: Arc<Deliveries>,
     topic: String,
     sent: u64,
-    transactional: bool,
+    /// Transactional: the longest a transaction stays open, and since when the open one holds
+    /// records (the broker aborts one older than `transaction.timeout.ms`).
+    transaction: Option<(Duration, Option<Instant>)>,
     /// Windows ending at or before this are in the topic already (a resumed run).
     skip_through_ms: Option<i64>,
 }
 
-/// Longer than a transaction may stay open between two checkpoints (the broker's default
-/// `transaction.max.timeout.ms`): the broker would abort it.
+/// The transaction timeout asked for: the broker's default `transaction.max.timeout.ms`, the most
+/// it allows. Transactions commit with each checkpoint, and earlier when they get old (see
+/// [`KafkaRecords::tick`]), so any checkpoint interval works.
 const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
 fn io_error(e: impl std::fmt::Display) -> io::Error {
@@ -74,18 +79,25 @@ impl KafkaRecords {
             ("enable.idempotence", "true".to_owned()),
             ("acks", "all".to_owned()),
         ];
-        let transactional = match &delivery {
-            Delivery::Idempotent => false,
-            Delivery::Transactional { id } => {
+        let resuming = match &delivery {
+            Delivery::Idempotent => None,
+            Delivery::Transactional { id, resuming } => {
                 defaults.push(("transactional.id", id.clone()));
                 defaults.push((
                     "transaction.timeout.ms",
                     TRANSACTION_TIMEOUT.as_millis().to_string(),
                 ));
-                true
+                Some(*resuming)
             }
         };
         let config = client_config(brokers, &defaults, &out.properties);
+        // A third of the timeout that takes effect (a --producer-property may lower it) leaves
+        // time for the commit itself.
+        let max_open = config
+            .get("transaction.timeout.ms")
+            .and_then(|ms| ms.parse::<u64>().ok())
+            .map_or(TRANSACTION_TIMEOUT, Duration::from_millis)
+            / 3;
         // A refused window record fails the run; its bytes need not be kept.
         let (producer, deliveries, _) = producer(&config, "window record", false)?;
         let request = |what: &str| {
@@ -93,13 +105,21 @@ impl KafkaRecords {
             move |source| ClientError::Request { what, source }
         };
         let mut skip_through_ms = None;
-        if transactional {
+        if let Some(resuming) = resuming {
             producer
                 .init_transactions(TIMEOUT)
                 .map_err(request("initialising transactions"))?;
-            skip_through_ms = last_window_end(brokers, &out.topic, &out.properties)?;
-            if let Some(ms) = skip_through_ms {
-                tracing::info!(topic = %out.topic, through = %tweet::time::format_rfc3339(ms), "the output topic holds windows already; they are not written again");
+            let last = last_window_end(brokers, &out.topic, &out.properties)?;
+            match last.map(tweet::time::format_rfc3339) {
+                Some(through) if resuming => {
+                    tracing::info!(topic = %out.topic, %through, "the output topic holds windows already; they are not written again");
+                    skip_through_ms = last;
+                }
+                // Not this run's: another job's, or this job's before its checkpoints were lost.
+                Some(through) => {
+                    tracing::warn!(topic = %out.topic, %through, "the output topic holds windows, but there is no checkpoint to resume from: every window is written again (keyed by window end, so compaction keeps the new ones)");
+                }
+                None => {}
             }
             producer
                 .begin_transaction()
@@ -110,9 +130,28 @@ impl KafkaRecords {
             deliveries,
             topic: out.topic.clone(),
             sent: 0,
-            transactional,
+            transaction: resuming.map(|_| (max_open, None)),
             skip_through_ms,
         })
+    }
+
+    /// Commits the open transaction and begins the next. A failure names the likely cause: the
+    /// broker aborted a transaction open too long, or another instance of the job took over.
+    fn commit_transaction(&mut self) -> io::Result<()> {
+        let Some((max_open, opened)) = self.transaction.as_mut() else {
+            return Ok(());
+        };
+        let open_for = opened.take().map(|at| at.elapsed());
+        let limit = *max_open * 3;
+        self.producer.commit_transaction(TIMEOUT).map_err(|e| {
+            io::Error::other(format!(
+                "committing the transaction (records in it for {:.1?}, transaction.timeout.ms {} ms; \
+                 fenced means an older one was aborted or another run of the job took over): {e}",
+                open_for.unwrap_or_default(),
+                limit.as_millis()
+            ))
+        })?;
+        self.settle()
     }
 
     fn settle(&self) -> io::Result<()> {
@@ -219,26 +258,33 @@ impl RecordWriter for KafkaRecords {
         if send(&self.producer, message, &|| false).map_err(io::Error::other)? == Sent::Queued {
             self.sent += 1;
         }
+        if let Some((_, opened)) = self.transaction.as_mut() {
+            opened.get_or_insert_with(Instant::now);
+        }
         Ok(())
     }
 
     fn commit(&mut self) -> io::Result<()> {
-        if !self.transactional {
+        if self.transaction.is_none() {
             return Ok(());
         }
-        self.producer
-            .commit_transaction(TIMEOUT)
-            .map_err(io_error)?;
-        self.settle()?;
+        self.commit_transaction()?;
         self.producer.begin_transaction().map_err(io_error)
     }
 
+    /// A transaction holding records for a third of its timeout commits without waiting for the
+    /// next checkpoint (a long --checkpoint-interval, a stalled input): the topic then runs ahead
+    /// of the checkpoint, which a resumed run handles as after a crash between the two.
+    fn tick(&mut self) -> io::Result<()> {
+        match self.transaction {
+            Some((max_open, Some(opened))) if opened.elapsed() >= max_open => self.commit(),
+            _ => Ok(()),
+        }
+    }
+
     fn finish(&mut self) -> io::Result<()> {
-        if self.transactional {
-            self.producer
-                .commit_transaction(TIMEOUT)
-                .map_err(io_error)?;
-            return self.settle();
+        if self.transaction.is_some() {
+            return self.commit_transaction();
         }
         let settled = finish(&self.producer, &self.deliveries, self.sent, TIMEOUT);
         match settled.failed + settled.unconfirmed {
@@ -279,6 +325,11 @@ impl RecordWriter for Both {
     fn commit(&mut self) -> io::Result<()> {
         self.0.commit()?;
         self.1.commit()
+    }
+
+    fn tick(&mut self) -> io::Result<()> {
+        self.0.tick()?;
+        self.1.tick()
     }
 
     fn finish(&mut self) -> io::Result<()> {

@@ -44,6 +44,11 @@ pub(crate) trait RecordWriter {
         Ok(())
     }
 
+    /// Called about once a second, for work due on the clock (an old transaction's commit).
+    fn tick(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
     /// Called once after the last window, to make sure everything reached its destination.
     fn finish(&mut self) -> io::Result<()> {
         Ok(())

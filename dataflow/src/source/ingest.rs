@@ -59,6 +59,9 @@ pub(crate) struct Rules {
     pub discovering: bool,
     /// With checkpoints: the barriers are the multiples of this many epochs.
     pub barrier_epochs: Option<u64>,
+    /// A partition that cannot be read stops the run (checkpointed or unbounded runs): carrying on
+    /// without it would move time, and checkpoints, past its data; a restart tries it again.
+    pub stop_on_read_error: bool,
 }
 
 impl Rules {
@@ -106,6 +109,9 @@ struct Reader {
     done: bool,
     /// Since when the partition has had nothing to read.
     idle_since: Option<Instant>,
+    /// Idle when the checkpoint resumed from was taken: idle until it has data again, not
+    /// decided again after another timeout.
+    restored_idle: bool,
     /// Tweets of earlier epochs are late (restored from a checkpoint; the capability's floor
     /// applies as well).
     floor: u64,
@@ -117,21 +123,18 @@ impl Reader {
             .offset()
             .and_then(|(p, _)| restore.partitions.get(&p));
         let mut watermark = Watermark::new(rules.lateness_ms);
-        let (mut floor, mut idle_since) = (0, None);
+        let (mut floor, mut restored_idle) = (0, false);
         if let Some(state) = state {
             watermark = Watermark::restored(rules.lateness_ms, state.max_event_ms);
             floor = state.floor;
-            if state.idle {
-                // Decided before the checkpoint: restored as decided, not decided again.
-                let timeout = rules.idle_timeout.unwrap_or_default();
-                idle_since = Instant::now().checked_sub(timeout);
-            }
+            restored_idle = state.idle;
         }
         Reader {
             partition,
             watermark,
             done: false,
-            idle_since,
+            idle_since: None,
+            restored_idle,
             floor,
         }
     }
@@ -151,7 +154,11 @@ impl Reader {
 
 impl Reader {
     fn idle_for(&self, timeout: Option<Duration>) -> bool {
-        matches!((self.idle_since, timeout), (Some(since), Some(t)) if since.elapsed() >= t)
+        match (self.idle_since, timeout) {
+            (_, None) => false,
+            (None, Some(_)) => self.restored_idle,
+            (Some(since), Some(t)) => self.restored_idle || since.elapsed() >= t,
+        }
     }
 }
 
@@ -237,9 +244,14 @@ pub(crate) fn ingest<'s>(
         // Capabilities held at the slowest partition's watermark epoch. Partition states are only
         // shared when partitions can go idle (otherwise no report would change anything); stops
         // and finishing are shared always.
-        let progress_cap = capabilities.pop().expect("three outputs");
-        let report_cap = capabilities.pop().expect("three outputs");
-        let update_cap = capabilities.pop().expect("three outputs");
+        let mut progress_cap = capabilities.pop().expect("three outputs");
+        let mut report_cap = capabilities.pop().expect("three outputs");
+        let mut update_cap = capabilities.pop().expect("three outputs");
+        // A resumed run starts where the checkpoint's cut is, on every worker: a partition the
+        // checkpoint does not know (new since) must find earlier epochs closed, as they are.
+        for cap in [&mut progress_cap, &mut report_cap, &mut update_cap] {
+            cap.downgrade(&restore.complete_before);
+        }
         let mut caps = Some(Caps {
             updates: update_cap,
             reports: report_cap,
@@ -309,6 +321,7 @@ pub(crate) fn ingest<'s>(
             }
             let horizon = Horizon::now(rules.max_future_ms);
             let mut read = 0;
+            let read_errors = counters.read_errors;
             for reader in readers.iter_mut().filter(|r| !r.done) {
                 read += read_chunk(
                     reader,
@@ -319,6 +332,15 @@ pub(crate) fn ingest<'s>(
                     &mut counters,
                     &mut letters,
                 );
+            }
+            if rules.stop_on_read_error && counters.read_errors > read_errors && !stopping {
+                tracing::error!(worker, "a partition cannot be read; stopping the run");
+                shutdown.request();
+            }
+            if shutdown.requested() && !stopping {
+                // Stopped where the capability is now, on the next activation, before it moves.
+                activator.activate();
+                return;
             }
             let local = if stopping {
                 Local::Done
@@ -462,7 +484,7 @@ fn read_chunk(
                 (Class::ReadError, reason, String::new())
             }
             Next::Oversized { head, len } => {
-                reader.idle_since = None;
+                (reader.idle_since, reader.restored_idle) = (None, false);
                 counters.lines += 1;
                 counters.bytes += len + 1;
                 counters.malformed += 1;
@@ -473,7 +495,7 @@ fn read_chunk(
                 )
             }
             Next::Message(bytes) => {
-                reader.idle_since = None;
+                (reader.idle_since, reader.restored_idle) = (None, false);
                 counters.lines += 1;
                 counters.bytes += bytes.len() as u64 + 1;
                 let bad = match tweet::classify_read(bytes, horizon) {

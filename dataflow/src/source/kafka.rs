@@ -41,6 +41,18 @@ pub enum KafkaSourceError {
     Assign { topic: String, source: KafkaError },
     #[error("cannot start the partition-discovery thread: {0}")]
     Thread(std::io::Error),
+    /// Reading on from the end, or from the start, would skip or repeat records: a person must
+    /// decide (a new --checkpoint directory starts the job afresh).
+    #[error(
+        "the checkpoint's offset {offset} of {topic}/{partition} is past its end {high}: the \
+         topic was deleted and created again, or its log was truncated"
+    )]
+    PastEnd {
+        topic: String,
+        partition: i32,
+        offset: i64,
+        high: i64,
+    },
 }
 
 /// Where an unbounded run starts reading.
@@ -171,6 +183,14 @@ impl KafkaInput {
                 (Some(&at), _) if at < low => {
                     tracing::warn!(topic = %self.topic, partition, checkpoint = at, earliest = low, "records after the checkpoint are gone (retention?): reading from the earliest left");
                     low
+                }
+                (Some(&at), _) if at > high => {
+                    return Err(KafkaSourceError::PastEnd {
+                        topic: self.topic.clone(),
+                        partition,
+                        offset: at,
+                        high,
+                    });
                 }
                 (Some(&at), _) => at,
                 (None, _) if !resumed.is_empty() => low,
