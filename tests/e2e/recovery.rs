@@ -202,7 +202,7 @@ fn running(cluster: &Cluster, processes: usize) {
 
 fn kill_loop(processes: usize, workers: usize, seed: u64) {
     let layout = format!("{processes}x{workers}");
-    let (topic, mut producer, _source) = replaying(&format!("kill{layout}"), 150_000, 10_000, seed);
+    let (topic, mut producer, _source) = replaying(&format!("kill{layout}"), 200_000, 10_000, seed);
     let job = Job::new(&topic);
     let mut rng = Rng(seed);
     let deadline = Instant::now() + Duration::from_secs(240);
