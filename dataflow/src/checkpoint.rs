@@ -208,29 +208,14 @@ impl Store {
     }
 
     /// Writes `checkpoint` so that a crash at any instant leaves either the old newest or this
-    /// one: a temporary file, fsync, rename, fsync of the directory. Keeps the last two.
+    /// one. Keeps the last two.
     pub fn write(&self, checkpoint: &Checkpoint) -> Result<u64, CheckpointError> {
-        let path = self.dir.join(file_name(checkpoint.complete_before));
-        let temp = self
-            .dir
-            .join(format!(".{}.tmp", file_name(checkpoint.complete_before)));
-        let failed = |source| CheckpointError::Write {
-            path: path.clone(),
-            source,
-        };
-        let bytes = serde_json::to_vec(checkpoint).map_err(|e| failed(e.into()))?;
-        {
-            let mut file = File::create(&temp).map_err(failed)?;
-            let half = bytes.len() / 2;
-            file.write_all(&bytes[..half]).map_err(failed)?;
-            crate::crash::point("mid-checkpoint");
-            file.write_all(&bytes[half..]).map_err(failed)?;
-            file.sync_all().map_err(failed)?;
-        }
-        fs::rename(&temp, &path).map_err(failed)?;
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(failed)?;
+        let name = file_name(checkpoint.complete_before);
+        let bytes = serde_json::to_vec(checkpoint).map_err(|e| CheckpointError::Write {
+            path: self.dir.join(&name),
+            source: e.into(),
+        })?;
+        self.replace(&name, &bytes, || crate::crash::point("mid-checkpoint"))?;
         let listed = self.listed()?;
         for (_, old) in listed.iter().rev().skip(2) {
             let _ = fs::remove_file(old);
@@ -245,6 +230,72 @@ impl Store {
         }
         Ok(bytes.len() as u64)
     }
+
+    /// Writes file `name` of the directory so that a crash at any instant leaves either the old
+    /// one or this one: a temporary file, fsync, rename, fsync of the directory. `halfway` runs
+    /// with half of the bytes written (a crash point).
+    fn replace(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        halfway: impl FnOnce(),
+    ) -> Result<(), CheckpointError> {
+        let path = self.dir.join(name);
+        let temp = self.dir.join(format!(".{name}.tmp"));
+        let failed = |source| CheckpointError::Write {
+            path: path.clone(),
+            source,
+        };
+        {
+            let mut file = File::create(&temp).map_err(failed)?;
+            let half = bytes.len() / 2;
+            file.write_all(&bytes[..half]).map_err(failed)?;
+            halfway();
+            file.write_all(&bytes[half..]).map_err(failed)?;
+            file.sync_all().map_err(failed)?;
+        }
+        fs::rename(&temp, &path).map_err(failed)?;
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(failed)
+    }
+
+    /// Where the partitions of output topic `topic` ended when the job first started with this
+    /// directory, before it committed anything there: a restart skips only the windows at or after
+    /// these offsets, never those of an earlier job, even before its first checkpoint.
+    pub fn output_start(&self, topic: &str) -> Result<Option<Vec<i64>>, CheckpointError> {
+        let path = self.dir.join(OUTPUT_START);
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(CheckpointError::Write { path, source }),
+        };
+        let start: OutputStart =
+            serde_json::from_slice(&bytes).map_err(|e| CheckpointError::Corrupt {
+                path,
+                reason: e.to_string(),
+            })?;
+        Ok((start.topic == topic).then_some(start.offsets))
+    }
+
+    /// Records [`Self::output_start`]; call it before the first commit to the topic.
+    pub fn write_output_start(&self, topic: &str, offsets: &[i64]) -> Result<(), CheckpointError> {
+        let start = OutputStart {
+            topic: topic.to_owned(),
+            offsets: offsets.to_vec(),
+        };
+        let bytes = serde_json::to_vec(&start).expect("serialisable");
+        self.replace(OUTPUT_START, &bytes, || {})
+    }
+}
+
+/// The file of [`Store::output_start`].
+const OUTPUT_START: &str = "output-start.json";
+
+#[derive(Serialize, Deserialize)]
+struct OutputStart {
+    topic: String,
+    offsets: Vec<i64>,
 }
 
 #[cfg(test)]

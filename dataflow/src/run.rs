@@ -135,14 +135,19 @@ impl Plan {
         }
     }
 
-    fn joining(&self, worker: usize, peers: usize) -> Option<Box<dyn Discover>> {
+    fn joining(
+        &self,
+        worker: usize,
+        peers: usize,
+        resumed: &Arc<HashMap<i32, i64>>,
+    ) -> Option<Box<dyn Discover>> {
         match self {
             Plan::Kafka(kafka, known, Some(count)) => Some(Box::new(Joining::new(
                 kafka.clone(),
                 count.clone(),
                 *known,
-                worker,
-                peers,
+                (worker, peers),
+                resumed.clone(),
             ))),
             _ => None,
         }
@@ -188,6 +193,7 @@ fn open_output(
     config: &Config,
     results: Option<File>,
     resume: Option<&Checkpoint>,
+    store: Option<&Store>,
 ) -> Result<Box<dyn RecordWriter + Send>, RunError> {
     let primary: Box<dyn RecordWriter + Send> = match &config.output {
         Output::File(path) => Box::new(JsonLines(output_file(
@@ -228,6 +234,10 @@ fn open_output(
                         out.topic
                     ),
                     resuming: resume.is_some(),
+                    started: match store {
+                        Some(store) => store.output_start(&out.topic)?,
+                        None => None,
+                    },
                 },
                 None => Delivery::Idempotent,
             };
@@ -238,6 +248,10 @@ fn open_output(
                         source: Box::new(source),
                     }
                 })?;
+            // Before anything is committed there: a restart then knows which windows are its own.
+            if let (Some(store), Some(offsets)) = (store, &records.started) {
+                store.write_output_start(&out.topic, offsets)?;
+            }
             Box::new(Both(primary, Box::new(records)))
         }
         _ => primary,
@@ -362,7 +376,7 @@ pub fn run(config: Config, shutdown: Shutdown) -> Result<Option<Summary>, RunErr
         None
     };
     let sinks = if leader {
-        let records = open_output(&config, results, resume.as_ref())?;
+        let records = open_output(&config, results, resume.as_ref(), store.as_ref())?;
         let letters = match &config.dead_letter {
             Some(path) => Some(output_file(
                 "dead-letter file",
@@ -449,7 +463,7 @@ pub fn run(config: Config, shutdown: Shutdown) -> Result<Option<Summary>, RunErr
 
             worker.dataflow::<u64, _, _>(|scope| {
                 let partitions = plan.open(index, peers, &resumed_offsets);
-                let joining = plan.joining(index, peers);
+                let joining = plan.joining(index, peers, &resumed_offsets);
                 let (updates, reports) =
                     ingest(scope, partitions, joining, rules, restore, shutdown.clone());
                 let top_n = updates.as_collection().top_n(top);

@@ -2,12 +2,13 @@
 //! keeps its `src/kafka.rs`): the user's librdkafka properties, which are never printed with a
 //! secret in them; client configuration per role with the user's properties applied last, as kcat
 //! does; errors that say what the broker's answer suggests; delivery accounting that keeps every
-//! record Kafka finally refused; topic creation.
+//! record Kafka finally refused; topic creation; transactions and reading what they committed.
 
 mod admin;
 mod client;
 mod delivery;
 mod properties;
+mod transaction;
 
 pub use admin::{TopicSpec, ensure_topic};
 pub use client::{
@@ -18,6 +19,7 @@ pub use delivery::{
     Deliveries, DeliveryContext, Sent, Settled, Undelivered, finish, producer, send,
 };
 pub use properties::{Properties, PropertyError, is_sensitive, parse_properties, parse_property};
+pub use transaction::{Transactions, committed_reader, read_committed, transactional};
 
 /// How long start-up requests (metadata, topic creation) and a final flush may take before they
 /// are errors rather than hangs.

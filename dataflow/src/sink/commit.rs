@@ -256,8 +256,13 @@ impl Sink {
         let Some((config, replica)) = self.checkpoints.as_ref() else {
             return;
         };
-        if self.records.error.is_some() || self.letters.error.is_some() {
-            return; // the run fails; its last checkpoint stays the one to resume from
+        // Once an output failed (reported or not yet), the records after it were not written:
+        // the run fails, and its last checkpoint stays the one to resume from.
+        if self.records.error.is_some()
+            || self.letters.error.is_some()
+            || self.committed.borrow().error.is_some()
+        {
+            return;
         }
         let started = Instant::now();
         let durable = self

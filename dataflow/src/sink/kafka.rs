@@ -3,15 +3,15 @@
 
 use std::io;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rdkafka::Message;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
-use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::producer::{BaseRecord, ThreadedProducer};
 use tweetflow_kafka::{
-    ClientError, Deliveries, DeliveryContext, Diagnostics, Properties, ReportingContext, Sent,
-    TIMEOUT, TopicSpec, client_config, create, ensure_topic, finish, metadata, producer, send,
+    ClientError, Deliveries, DeliveryContext, Diagnostics, ReportingContext, Sent, TIMEOUT,
+    TopicSpec, Transactions, client_config, committed_reader, create, ensure_topic, finish,
+    metadata, producer, read_committed, send, transactional,
 };
 
 use super::record::{RecordWriter, WindowRecord};
@@ -27,7 +27,14 @@ pub(crate) enum Delivery {
     /// the job's own, so a restarted run fences the one before and aborts its open transaction.
     /// `resuming`: the run resumes from a checkpoint, and the topic may hold windows committed
     /// after it (a crash between the commit and the checkpoint), which are not written again.
-    Transactional { id: String, resuming: bool },
+    /// `started`: where the topic's partitions ended when the job first started (kept in its
+    /// checkpoint directory); only windows from there on are this job's. A job that has it but no
+    /// checkpoint was killed before its first: it resumes too.
+    Transactional {
+        id: String,
+        resuming: bool,
+        started: Option<Vec<i64>>,
+    },
 }
 
 pub(crate) struct KafkaRecords {
@@ -35,11 +42,12 @@ pub(crate) struct KafkaRecords {
     deliveries: Arc<Deliveries>,
     topic: String,
     sent: u64,
-    /// Transactional: the longest a transaction stays open, and since when the open one holds
-    /// records (the broker aborts one older than `transaction.timeout.ms`).
-    transaction: Option<(Duration, Option<Instant>)>,
+    /// Transactional delivery's open transaction.
+    transactions: Option<Transactions>,
     /// Windows ending at or before this are in the topic already (a resumed run).
     skip_through_ms: Option<i64>,
+    /// A fresh job's start offsets, which the caller records before the first commit.
+    pub started: Option<Vec<i64>>,
 }
 
 /// The transaction timeout asked for: the broker's default `transaction.max.timeout.ms`, the most
@@ -79,79 +87,60 @@ impl KafkaRecords {
             ("enable.idempotence", "true".to_owned()),
             ("acks", "all".to_owned()),
         ];
-        let resuming = match &delivery {
-            Delivery::Idempotent => None,
-            Delivery::Transactional { id, resuming } => {
-                defaults.push(("transactional.id", id.clone()));
-                defaults.push((
-                    "transaction.timeout.ms",
-                    TRANSACTION_TIMEOUT.as_millis().to_string(),
-                ));
-                Some(*resuming)
-            }
-        };
+        if let Delivery::Transactional { id, .. } = &delivery {
+            defaults.extend(transactional(id, TRANSACTION_TIMEOUT));
+        }
         let config = client_config(brokers, &defaults, &out.properties);
-        // A third of the timeout that takes effect (a --producer-property may lower it) leaves
-        // time for the commit itself.
-        let max_open = config
-            .get("transaction.timeout.ms")
-            .and_then(|ms| ms.parse::<u64>().ok())
-            .map_or(TRANSACTION_TIMEOUT, Duration::from_millis)
-            / 3;
         // A refused window record fails the run; its bytes need not be kept.
         let (producer, deliveries, _) = producer(&config, "window record", false)?;
-        let request = |what: &str| {
-            let what = format!("{what} of output topic {}", out.topic);
-            move |source| ClientError::Request { what, source }
-        };
         let mut skip_through_ms = None;
-        if let Some(resuming) = resuming {
-            producer
-                .init_transactions(TIMEOUT)
-                .map_err(request("initialising transactions"))?;
-            let last = last_window_end(brokers, &out.topic, &out.properties)?;
-            match last.map(tweet::time::format_rfc3339) {
-                Some(through) if resuming => {
-                    tracing::info!(topic = %out.topic, %through, "the output topic holds windows already; they are not written again");
-                    skip_through_ms = last;
+        let mut fresh_start = None;
+        let transactions = match delivery {
+            Delivery::Idempotent => None,
+            Delivery::Transactional {
+                resuming, started, ..
+            } => {
+                let what = format!("output topic {}", out.topic);
+                // First, so that what a killed run left open is aborted before the topic is read.
+                let transactions = Transactions::start(&producer, &config, &what)?;
+                let consumer =
+                    committed_reader(brokers, "tweetflow-output-check", &out.properties)?;
+                let ends = partition_ends(&consumer, brokers, &out.topic)?;
+                let resuming = resuming || started.is_some();
+                let since = match started {
+                    Some(offsets) => offsets,
+                    // Checkpoints from before the start offsets were kept: the whole topic.
+                    None if resuming => ends.iter().map(|&(low, _)| low).collect(),
+                    None => {
+                        let highs: Vec<i64> = ends.iter().map(|&(_, high)| high).collect();
+                        fresh_start = Some(highs.clone());
+                        highs
+                    }
+                };
+                let last = last_window_end(&consumer, &out.topic, &ends, &since)?;
+                match last.map(tweet::time::format_rfc3339) {
+                    Some(through) if resuming => {
+                        tracing::info!(topic = %out.topic, %through, "the output topic holds windows already; they are not written again");
+                        skip_through_ms = last;
+                    }
+                    _ if !resuming && ends.iter().any(|&(low, high)| high > low) => {
+                        // Not this run's: another job's, or this job's before its checkpoints were lost.
+                        tracing::warn!(topic = %out.topic, "the output topic holds windows, but there is no checkpoint to resume from: every window is written again (keyed by window end, so compaction keeps the new ones)");
+                    }
+                    _ => {}
                 }
-                // Not this run's: another job's, or this job's before its checkpoints were lost.
-                Some(through) => {
-                    tracing::warn!(topic = %out.topic, %through, "the output topic holds windows, but there is no checkpoint to resume from: every window is written again (keyed by window end, so compaction keeps the new ones)");
-                }
-                None => {}
+                Some(transactions)
             }
-            producer
-                .begin_transaction()
-                .map_err(request("beginning a transaction"))?;
-        }
+        };
         Ok(KafkaRecords {
             producer,
             deliveries,
             topic: out.topic.clone(),
             sent: 0,
-            transaction: resuming.map(|_| (max_open, None)),
+            transactions,
             skip_through_ms,
+            started: fresh_start,
         })
-    }
-
-    /// Commits the open transaction and begins the next. A failure names the likely cause: the
-    /// broker aborted a transaction open too long, or another instance of the job took over.
-    fn commit_transaction(&mut self) -> io::Result<()> {
-        let Some((max_open, opened)) = self.transaction.as_mut() else {
-            return Ok(());
-        };
-        let open_for = opened.take().map(|at| at.elapsed());
-        let limit = *max_open * 3;
-        self.producer.commit_transaction(TIMEOUT).map_err(|e| {
-            io::Error::other(format!(
-                "committing the transaction (records in it for {:.1?}, transaction.timeout.ms {} ms; \
-                 fenced means an older one was aborted or another run of the job took over): {e}",
-                open_for.unwrap_or_default(),
-                limit.as_millis()
-            ))
-        })?;
-        self.settle()
     }
 
     fn settle(&self) -> io::Result<()> {
@@ -165,76 +154,59 @@ impl KafkaRecords {
     }
 }
 
-/// The end (in ms) of the last window a `read_committed` consumer sees in `topic`: a resumed run
-/// does not write those again. Records are keyed by window end; the tail of each partition is read,
-/// further back while it holds no committed record (an aborted transaction at its end).
-fn last_window_end(
+/// The first and the end offset of each partition of `topic`, as a `read_committed` consumer
+/// sees them.
+fn partition_ends(
+    consumer: &BaseConsumer<ReportingContext>,
     brokers: &str,
     topic: &str,
-    properties: &Properties,
-) -> Result<Option<i64>, ClientError> {
-    let defaults = [
-        ("group.id", "tweetflow-output-check".to_owned()),
-        ("enable.auto.commit", "false".to_owned()),
-        ("isolation.level", "read_committed".to_owned()),
-    ];
-    let config = client_config(brokers, &defaults, properties);
-    let consumer: BaseConsumer<ReportingContext> =
-        create(&config, ReportingContext::new(Diagnostics::default()))?;
-    let request = |what: &'static str| {
-        move |source| ClientError::Request {
-            what: format!("{what} of output topic {topic}"),
-            source,
-        }
-    };
-    let partitions = metadata(&consumer, brokers, Some(topic), TIMEOUT)?
+) -> Result<Vec<(i64, i64)>, ClientError> {
+    let partitions = metadata(consumer, brokers, Some(topic), TIMEOUT)?
         .topics()
         .first()
         .map_or(0, |t| t.partitions().len() as i32);
+    (0..partitions)
+        .map(|partition| {
+            consumer
+                .fetch_watermarks(topic, partition, TIMEOUT)
+                .map_err(|source| ClientError::Request {
+                    what: format!("reading the offsets of output topic {topic}"),
+                    source,
+                })
+        })
+        .collect()
+}
+
+/// The end (in ms) of the last window a `read_committed` consumer sees in `topic` at or after the
+/// offsets `since` (per partition; the job's own records): a resumed run does not write those
+/// again. Records are keyed by window end; the tail of each partition is read, further back while
+/// it holds no committed record (an aborted transaction at its end).
+fn last_window_end(
+    consumer: &BaseConsumer<ReportingContext>,
+    topic: &str,
+    ends: &[(i64, i64)],
+    since: &[i64],
+) -> Result<Option<i64>, ClientError> {
     let mut last = None;
-    for partition in 0..partitions {
-        let (low, high) = consumer
-            .fetch_watermarks(topic, partition, TIMEOUT)
-            .map_err(request("reading the offsets"))?;
+    for (partition, &(low, high)) in ends.iter().enumerate() {
+        // A partition added since the job started is the job's from its beginning.
+        let low = low.max(since.get(partition).copied().unwrap_or(0));
         if high <= low {
-            continue; // nothing in it
+            continue; // nothing of the job's in it
         }
         let mut back = 64;
         loop {
             let from = (high - back).max(low);
-            let mut assignment = TopicPartitionList::new();
-            assignment
-                .add_partition_offset(topic, partition, Offset::Offset(from))
-                .map_err(request("assigning"))?;
-            consumer.assign(&assignment).map_err(request("assigning"))?;
             let mut found = None;
-            let deadline = Instant::now() + TIMEOUT;
-            loop {
-                let at = consumer
-                    .position()
-                    .ok()
-                    .and_then(|p| p.find_partition(topic, partition).map(|e| e.offset()));
-                if matches!(at, Some(Offset::Offset(o)) if o >= high) {
-                    break;
+            read_committed(consumer, topic, partition as i32, from, high, &mut |m| {
+                let end = m
+                    .key()
+                    .and_then(|k| std::str::from_utf8(k).ok())
+                    .and_then(tweet::time::parse_rfc3339);
+                if let Some(end) = end {
+                    found = found.max(Some(end as i64));
                 }
-                if Instant::now() > deadline {
-                    return Err(ClientError::Request {
-                        what: format!(
-                            "reading the last windows of output topic {topic}/{partition}"
-                        ),
-                        source: rdkafka::error::KafkaError::Canceled,
-                    });
-                }
-                if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
-                    let end = m
-                        .key()
-                        .and_then(|k| std::str::from_utf8(k).ok())
-                        .and_then(tweet::time::parse_rfc3339);
-                    if let Some(end) = end {
-                        found = found.max(Some(end as i64));
-                    }
-                }
-            }
+            })?;
             if found.is_some() || from == low {
                 last = last.max(found);
                 break;
@@ -258,33 +230,34 @@ impl RecordWriter for KafkaRecords {
         if send(&self.producer, message, &|| false).map_err(io::Error::other)? == Sent::Queued {
             self.sent += 1;
         }
-        if let Some((_, opened)) = self.transaction.as_mut() {
-            opened.get_or_insert_with(Instant::now);
+        if let Some(transactions) = self.transactions.as_mut() {
+            transactions.added();
         }
         Ok(())
     }
 
     fn commit(&mut self) -> io::Result<()> {
-        if self.transaction.is_none() {
+        let Some(transactions) = self.transactions.as_mut() else {
             return Ok(());
-        }
-        self.commit_transaction()?;
-        self.producer.begin_transaction().map_err(io_error)
+        };
+        transactions.commit(&self.producer).map_err(io_error)?;
+        self.settle()
     }
 
     /// A transaction holding records for a third of its timeout commits without waiting for the
     /// next checkpoint (a long --checkpoint-interval, a stalled input): the topic then runs ahead
     /// of the checkpoint, which a resumed run handles as after a crash between the two.
     fn tick(&mut self) -> io::Result<()> {
-        match self.transaction {
-            Some((max_open, Some(opened))) if opened.elapsed() >= max_open => self.commit(),
+        match &self.transactions {
+            Some(transactions) if transactions.is_old() => self.commit(),
             _ => Ok(()),
         }
     }
 
     fn finish(&mut self) -> io::Result<()> {
-        if self.transaction.is_some() {
-            return self.commit_transaction();
+        if let Some(transactions) = self.transactions.as_mut() {
+            transactions.commit_last(&self.producer).map_err(io_error)?;
+            return self.settle();
         }
         let settled = finish(&self.producer, &self.deliveries, self.sent, TIMEOUT);
         match settled.failed + settled.unconfirmed {

@@ -9,6 +9,7 @@
 //! Per-partition position (`next_offset`) and watermark live in the ingest operator's readers, which
 //! is the state a later resume-after-crash feature checkpoints; Kafka offsets are never committed.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -271,6 +272,9 @@ pub(crate) struct Joining {
     known: usize,
     worker: usize,
     peers: usize,
+    /// The checkpoint's next offsets: a partition it knows that joins late (the metadata at start
+    /// was stale) goes on from there, not from its beginning.
+    resumed: Arc<HashMap<i32, i64>>,
     /// A consumer of its own, made when partitions first join (the worker's first consumer
     /// stays with its first partitions); later ones are added to it.
     consumer: Option<Arc<Consumer_>>,
@@ -281,8 +285,8 @@ impl Joining {
         input: KafkaInput,
         count: Arc<AtomicUsize>,
         known: usize,
-        worker: usize,
-        peers: usize,
+        (worker, peers): (usize, usize),
+        resumed: Arc<HashMap<i32, i64>>,
     ) -> Joining {
         Joining {
             input,
@@ -290,6 +294,7 @@ impl Joining {
             known,
             worker,
             peers,
+            resumed,
             consumer: None,
         }
     }
@@ -312,8 +317,13 @@ impl Discover for Joining {
         tracing::info!(worker = self.worker, partitions = ?mine, topic = %self.input.topic, "new partitions joined");
         // From their beginning, resolved by librdkafka: asking the broker for their offsets here
         // would block the worker, and this consumer may not know of them yet.
-        let starts: Vec<(i32, Offset, Option<i64>)> =
-            mine.iter().map(|&p| (p, Offset::Beginning, None)).collect();
+        let starts: Vec<(i32, Offset, Option<i64>)> = mine
+            .iter()
+            .map(|&p| match self.resumed.get(&p) {
+                Some(&next) => (p, Offset::Offset(next), None),
+                None => (p, Offset::Beginning, None),
+            })
+            .collect();
         let opened = match &self.consumer {
             Some(consumer) => self.input.assign(consumer, &starts, true),
             None => self.input.consumer().and_then(|c| {

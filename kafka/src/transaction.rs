@@ -1,0 +1,195 @@
+//! Kafka transactions, for the outputs that must hold every record once across crashes: the
+//! dataflow's window topic (committed with each checkpoint) and the producer's tweets under
+//! `--resume` (committed with their position). Writing them, and reading what they committed.
+//!
+//! A transactional id belongs to one job: a restarted run initialises with the same id, which
+//! fences the run before it and aborts its open transaction, so a `read_committed` reader never
+//! sees what a crashed run had not committed.
+
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::BorrowedMessage;
+use rdkafka::producer::{Producer, ThreadedProducer};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+
+use crate::client::{ClientError, Diagnostics, ReportingContext, create};
+use crate::delivery::DeliveryContext;
+use crate::properties::Properties;
+use crate::{TIMEOUT, client_config};
+
+/// The properties that make a producer transactional under `id`, its transactions aborted by the
+/// broker when open longer than `timeout` (the user's properties, applied later, may change it).
+pub fn transactional(id: &str, timeout: Duration) -> [(&'static str, String); 2] {
+    [
+        ("transactional.id", id.to_owned()),
+        ("transaction.timeout.ms", timeout.as_millis().to_string()),
+    ]
+}
+
+/// The open transaction of a transactional producer, and how old it may get.
+pub struct Transactions {
+    /// What the transactions write, for errors ("output topic windows").
+    what: String,
+    /// The `transaction.timeout.ms` in effect.
+    timeout: Duration,
+    /// Since when the open transaction holds records.
+    opened: Option<Instant>,
+}
+
+impl Transactions {
+    /// Initialises the producer's transactions (fencing an earlier producer with the same id and
+    /// aborting its open transaction) and begins the first. `config` is the producer's.
+    pub fn start(
+        producer: &ThreadedProducer<DeliveryContext>,
+        config: &ClientConfig,
+        what: &str,
+    ) -> Result<Transactions, ClientError> {
+        let timeout = config
+            .get("transaction.timeout.ms")
+            .and_then(|ms| ms.parse::<u64>().ok())
+            .map_or(Duration::from_secs(60), Duration::from_millis);
+        let request = |step: &str| {
+            let what = format!("{step} of {what}");
+            move |source| ClientError::Request { what, source }
+        };
+        producer
+            .init_transactions(TIMEOUT)
+            .map_err(request("initialising transactions"))?;
+        producer
+            .begin_transaction()
+            .map_err(request("beginning a transaction"))?;
+        Ok(Transactions {
+            what: what.to_owned(),
+            timeout,
+            opened: None,
+        })
+    }
+
+    /// A record went into the open transaction.
+    pub fn added(&mut self) {
+        self.opened.get_or_insert_with(Instant::now);
+    }
+
+    /// Whether the open transaction has held records for a third of its timeout: it should commit
+    /// now, leaving time for the commit itself, or the broker will abort it.
+    pub fn is_old(&self) -> bool {
+        self.opened
+            .is_some_and(|at| at.elapsed() >= self.timeout / 3)
+    }
+
+    /// The `transaction.timeout.ms` in effect.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Commits the open transaction (flushing its records first) and begins the next.
+    pub fn commit(
+        &mut self,
+        producer: &ThreadedProducer<DeliveryContext>,
+    ) -> Result<(), ClientError> {
+        self.commit_last(producer)?;
+        producer
+            .begin_transaction()
+            .map_err(|source| ClientError::Request {
+                what: format!("beginning a transaction of {}", self.what),
+                source,
+            })
+    }
+
+    /// Commits the open transaction and begins none. A failure names the likely causes: the broker
+    /// aborted a transaction open too long, or another run with the same id took over.
+    pub fn commit_last(
+        &mut self,
+        producer: &ThreadedProducer<DeliveryContext>,
+    ) -> Result<(), ClientError> {
+        let open_for = self.opened.take().map(|at| at.elapsed());
+        producer
+            .commit_transaction(TIMEOUT)
+            .map_err(|source| ClientError::Request {
+                what: format!(
+                    "committing the transaction of {} (records in it for {:.1?}, \
+                     transaction.timeout.ms {} ms; fenced means it was aborted for its age or \
+                     another run with the same transactional id took over)",
+                    self.what,
+                    open_for.unwrap_or_default(),
+                    self.timeout.as_millis()
+                ),
+                source,
+            })
+    }
+
+    /// Aborts the open transaction: none of its records is seen by a `read_committed` reader.
+    pub fn abort(
+        &mut self,
+        producer: &ThreadedProducer<DeliveryContext>,
+    ) -> Result<(), ClientError> {
+        self.opened = None;
+        producer
+            .abort_transaction(TIMEOUT)
+            .map_err(|source| ClientError::Request {
+                what: format!("aborting the transaction of {}", self.what),
+                source,
+            })
+    }
+}
+
+/// A consumer that sees only committed records, assigned by hand (its group is never joined).
+pub fn committed_reader(
+    brokers: &str,
+    group: &str,
+    properties: &Properties,
+) -> Result<BaseConsumer<ReportingContext>, ClientError> {
+    let defaults = [
+        ("group.id", group.to_owned()),
+        ("enable.auto.commit", "false".to_owned()),
+        ("isolation.level", "read_committed".to_owned()),
+    ];
+    create(
+        &client_config(brokers, &defaults, properties),
+        ReportingContext::new(Diagnostics::default()),
+    )
+}
+
+/// Reads `topic`/`partition` from offset `from` up to `end` with a [`committed_reader`], handing
+/// each record to `record`. `end` should be the partition's end as that reader sees it
+/// (`fetch_watermarks` of a `read_committed` consumer gives the last stable offset), so that an
+/// open transaction of another producer is not waited for.
+pub fn read_committed(
+    consumer: &BaseConsumer<ReportingContext>,
+    topic: &str,
+    partition: i32,
+    from: i64,
+    end: i64,
+    record: &mut dyn FnMut(&BorrowedMessage<'_>),
+) -> Result<(), ClientError> {
+    let failed = |what: &str, source| ClientError::Request {
+        what: format!("{what} {topic}/{partition}"),
+        source,
+    };
+    let mut assignment = TopicPartitionList::new();
+    assignment
+        .add_partition_offset(topic, partition, Offset::Offset(from))
+        .map_err(|e| failed("assigning", e))?;
+    consumer
+        .assign(&assignment)
+        .map_err(|e| failed("assigning", e))?;
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let at = consumer
+            .position()
+            .ok()
+            .and_then(|p| p.find_partition(topic, partition).map(|e| e.offset()));
+        if matches!(at, Some(Offset::Offset(o)) if o >= end) || from >= end {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(failed("reading", KafkaError::Canceled));
+        }
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+            record(&m);
+        }
+    }
+}
