@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use tweet::time::parse_duration;
 use tweet_producer::generate::{DEFAULT_START_MS, GenerateConfig};
 use tweet_producer::replay::{PACE_RANGE, Pace};
+use tweet_producer::resume::Resume;
 use tweet_producer::run::Job;
 use tweet_producer::stream::{Api, StreamConfig};
 use tweet_producer::writer::KafkaTarget;
@@ -75,7 +76,44 @@ impl KafkaArgs {
             properties: parse_properties(&self.properties)?,
             dead_letter: self.dead_letter.clone(),
             max_future_ms: self.max_future,
+            resume: None,
         })
+    }
+}
+
+/// Exactly once across reruns (`replay` and `generate --brokers`).
+#[derive(Args)]
+struct ResumeArgs {
+    /// Exactly once across crashes and reruns: tweets are written in transactions that carry the
+    /// position they reach, and the same command run again goes on exactly after the last commit.
+    /// NAME is the job's (its transactional id is tweetflow-producer-NAME).
+    #[arg(long, value_name = "NAME")]
+    resume: Option<String>,
+    /// The compacted topic holding each --resume job's committed position; created when missing.
+    #[arg(long, requires = "resume", default_value = "tweetflow-progress")]
+    progress_topic: String,
+    /// How often a --resume run commits: a read_committed reader sees tweets this much later.
+    #[arg(long, requires = "resume", value_parser = parse_duration, default_value = "1s")]
+    commit_interval: u64,
+}
+
+impl ResumeArgs {
+    fn resume(&self) -> Result<Option<Resume>> {
+        let Some(name) = &self.resume else {
+            return Ok(None);
+        };
+        let valid = |c: char| c.is_ascii_alphanumeric() || "._-".contains(c);
+        if name.is_empty() || name.len() > 200 || !name.chars().all(valid) {
+            bail!("--resume {name:?}: a name of letters, digits, '.', '_' and '-' (at most 200)");
+        }
+        if self.commit_interval == 0 || self.commit_interval > 300_000 {
+            bail!("--commit-interval must be from 1ms to 5m");
+        }
+        Ok(Some(Resume {
+            name: name.clone(),
+            progress_topic: self.progress_topic.clone(),
+            commit_interval: std::time::Duration::from_millis(self.commit_interval),
+        }))
     }
 }
 
@@ -95,6 +133,8 @@ struct ReplayArgs {
     /// Start again from the first file after the last, until interrupted.
     #[arg(long = "loop")]
     looping: bool,
+    #[command(flatten)]
+    resume: ResumeArgs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -166,6 +206,8 @@ struct GenerateArgs {
     /// Also write notices, blank, malformed and rejected lines (~1% of lines).
     #[arg(long)]
     noise: bool,
+    #[command(flatten)]
+    resume: ResumeArgs,
 }
 
 /// A pace flag must be one a clock can keep.
@@ -221,18 +263,22 @@ impl Cli {
                 match (&args.out, &args.kafka.brokers) {
                     (Some(_), None)
                         if !args.kafka.properties.is_empty()
-                            || args.kafka.dead_letter.is_some() =>
+                            || args.kafka.dead_letter.is_some()
+                            || args.resume.resume.is_some() =>
                     {
-                        bail!("-X and --dead-letter need --brokers (generate --out writes a file)")
+                        bail!(
+                            "-X, --dead-letter and --resume need --brokers (generate --out writes a file)"
+                        )
                     }
                     (Some(out), None) => Job::GenerateFile {
                         config,
                         out: out.clone(),
                     },
-                    _ => Job::GenerateKafka {
-                        config,
-                        target: args.kafka.target("generate")?,
-                    },
+                    _ => {
+                        let mut target = args.kafka.target("generate")?;
+                        target.resume = args.resume.resume()?;
+                        Job::GenerateKafka { config, target }
+                    }
                 }
             }
             Command::Replay(args) => {
@@ -241,7 +287,8 @@ impl Cli {
                     (_, Some(x)) => Pace::Speedup(pace("--speedup", x)?),
                     _ => Pace::AsFastAsPossible,
                 };
-                let target = args.kafka.target("replay")?;
+                let mut target = args.kafka.target("replay")?;
+                target.resume = args.resume.resume()?;
                 for file in &args.files {
                     std::fs::File::open(file)
                         .with_context(|| format!("cannot read {}", file.display()))?;

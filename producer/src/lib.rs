@@ -7,6 +7,7 @@
 pub mod generate;
 pub mod progress;
 pub mod replay;
+pub mod resume;
 pub mod run;
 pub mod stream;
 pub mod writer;

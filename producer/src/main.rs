@@ -70,6 +70,12 @@ fn print_report(report: &Report) {
         eprintln!("stream: {stats}");
     }
     if let Some(delivery) = &report.delivery {
+        if let Some(after) = &delivery.resumed_after {
+            eprintln!("resumed after {after}, committed by an earlier run");
+        }
         eprintln!("{delivery} in {secs:.2} s");
+        if let Some(through) = &delivery.committed_through {
+            eprintln!("committed through {through}");
+        }
     }
 }

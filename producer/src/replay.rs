@@ -89,17 +89,6 @@ impl Pacer {
     }
 }
 
-/// Sleeps until `due` in short steps, so that a stop request is seen promptly.
-fn wait_until(due: Instant, stop: &AtomicBool) {
-    while !stop.load(Ordering::Relaxed) {
-        let now = Instant::now();
-        if now >= due {
-            return;
-        }
-        std::thread::sleep((due - now).min(Duration::from_millis(100)));
-    }
-}
-
 fn open(path: &Path) -> io::Result<Box<dyn BufRead>> {
     let file = File::open(path)?;
     Ok(if is_gzip(path) {
@@ -132,7 +121,8 @@ pub fn replay(
     let mut line = Vec::with_capacity(1 << 14);
     let mut lap = 0u64;
     loop {
-        let sent_before = writer.sent();
+        // Lines an earlier run committed (--resume) are progress too.
+        let sent_before = writer.sent() + writer.passed();
         for (index, path) in files.iter().enumerate() {
             let input = lap * files.len() as u64 + index as u64;
             let read_error = |source| ReplayError::Read {
@@ -162,9 +152,7 @@ pub fn replay(
                     message = strip_bom(message);
                 }
                 writer.write(message, seq(input, number), None, &mut |event_ms| {
-                    if let Some(due) = pacer.due(event_ms) {
-                        wait_until(due, stop);
-                    }
+                    pacer.due(event_ms)
                 })?;
                 tick(writer);
             }
@@ -172,7 +160,7 @@ pub fn replay(
         if !looping {
             return Ok(());
         }
-        if writer.sent() == sent_before {
+        if writer.sent() + writer.passed() == sent_before {
             return Err(ReplayError::NothingToReplay);
         }
         lap += 1;

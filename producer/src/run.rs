@@ -19,6 +19,7 @@ use thiserror::Error;
 use crate::generate::{GenerateConfig, GenerateStats, generate};
 use crate::progress::Reporter;
 use crate::replay::{Pace, ReplayError, namer, replay};
+use crate::resume;
 use crate::stream::{self, Auth, StreamConfig, StreamError, StreamStats, TokioSleep};
 use crate::writer::{Delivery, KafkaTarget, LineSink, Namer, TweetWriter, WriterError};
 
@@ -61,21 +62,30 @@ pub enum RunError {
     Signals(io::Error),
     #[error("starting the async runtime: {0}")]
     Runtime(io::Error),
-    #[error("{}", NotDelivered(.failed + .unconfirmed, .resume_at.as_deref(), *.kept))]
+    #[error("{}", NotDelivered(.failed + .unconfirmed, .resume_at.as_deref(), *.kept, .resume.as_deref()))]
     NotDelivered {
         failed: u64,
         unconfirmed: u64,
         resume_at: Option<String>,
         /// Whether the refused tweets were kept in a dead-letter file.
         kept: bool,
+        /// The `--resume` name, under which a rerun goes on after the last commit.
+        resume: Option<String>,
     },
 }
 
-struct NotDelivered<'a>(u64, Option<&'a str>, bool);
+struct NotDelivered<'a>(u64, Option<&'a str>, bool, Option<&'a str>);
 
 impl fmt::Display for NotDelivered<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let NotDelivered(n, resume_at, kept) = *self;
+        let NotDelivered(n, resume_at, kept, resume) = *self;
+        if let Some(name) = resume {
+            return write!(
+                f,
+                "{n} tweet(s) were not committed (refused ones are kept as undelivered dead \
+                 letters); the same command with --resume {name} goes on after the last commit"
+            );
+        }
         write!(f, "{n} tweet(s) were not acknowledged by Kafka")?;
         match kept {
             true => write!(f, " (kept as undelivered dead letters)")?,
@@ -134,6 +144,7 @@ pub fn run(job: Job, stop: Arc<AtomicBool>) -> (Report, Result<(), RunError>) {
             into_kafka(
                 &target,
                 name,
+                &resume::generate_job(&target.topic, &config),
                 &stop,
                 &mut report,
                 |writer, stop, reporter| {
@@ -162,6 +173,7 @@ pub fn run(job: Job, stop: Arc<AtomicBool>) -> (Report, Result<(), RunError>) {
             into_kafka(
                 &target,
                 namer(&files),
+                &resume::replay_job(&target.topic, &files, looping),
                 &stop,
                 &mut report,
                 |writer, stop, reporter| {
@@ -190,6 +202,7 @@ pub fn run(job: Job, stop: Arc<AtomicBool>) -> (Report, Result<(), RunError>) {
             let result = into_kafka(
                 &target,
                 name,
+                "stream",
                 &stop,
                 &mut report,
                 |writer, stop, reporter| {
@@ -201,7 +214,7 @@ pub fn run(job: Job, stop: Arc<AtomicBool>) -> (Report, Result<(), RunError>) {
                     let mut sink =
                         |message: &[u8], position: &str| -> Result<(), stream::BoxError> {
                             n += 1;
-                            writer.write(message, n, Some(position), &mut |_| {})?;
+                            writer.write(message, n, Some(position), &mut |_| None)?;
                             reporter.tick(writer);
                             Ok(())
                         };
@@ -230,11 +243,12 @@ pub fn run(job: Job, stop: Arc<AtomicBool>) -> (Report, Result<(), RunError>) {
 fn into_kafka(
     target: &KafkaTarget,
     name: Namer,
+    job: &str,
     stop: &Arc<AtomicBool>,
     report: &mut Report,
     body: impl FnOnce(&mut TweetWriter, &AtomicBool, &mut Reporter) -> Result<(), RunError>,
 ) -> Result<(), RunError> {
-    let mut writer = TweetWriter::connect(stop.clone(), target, name)?;
+    let mut writer = TweetWriter::connect(stop.clone(), target, name, job)?;
     let mut reporter = Reporter::new();
     let result = body(&mut writer, stop, &mut reporter);
     reporter.finish();
@@ -246,6 +260,7 @@ fn into_kafka(
             unconfirmed: delivery.unconfirmed,
             resume_at: delivery.resume_at,
             kept: target.dead_letter.is_some(),
+            resume: target.resume.as_ref().map(|r| r.name.clone()),
         });
     }
     result

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use tweetflow_tests::broker::Broker;
 use tweetflow_tests::inputs::{Rng, input, write_lines};
 use tweetflow_tests::kafka::{
-    brokers, committed_on, count_on_if_exists, expected_on, grow, raw_producer, read_all, run,
-    topic,
+    brokers, committed_on, count_on_if_exists, expected_on, grow, per_partition, raw_producer,
+    read_all, run, topic,
 };
 use tweetflow_tests::reference::{self, Counts, Params};
 use tweetflow_tests::util::{Cluster, OutputWithin, Running, binary, lines, wait_for};
@@ -651,7 +651,7 @@ fn no_checkpoint_is_written_after_an_output_failed() {
         String::from_utf8_lossy(&finished.stderr)
     );
     let want = reference::run_lines(
-        &per_partition(&topic),
+        &per_partition(&brokers(), &topic),
         Params {
             top: 50,
             ..Params::defaults(10_000)
@@ -665,18 +665,6 @@ fn no_checkpoint_is_written_after_an_output_failed() {
         want,
         "the output topic, read_committed"
     );
-}
-
-/// What `topic` holds, partition by partition.
-fn per_partition(topic: &str) -> Vec<Vec<Vec<u8>>> {
-    let mut per: Vec<Vec<Vec<u8>>> = Vec::new();
-    for r in read_all(&brokers(), topic) {
-        if per.len() <= r.partition as usize {
-            per.resize(r.partition as usize + 1, Vec::new());
-        }
-        per[r.partition as usize].push(r.value);
-    }
-    per
 }
 
 #[test]

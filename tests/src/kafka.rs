@@ -214,18 +214,21 @@ pub fn grow(topic: &str, partitions: usize) {
 /// The reference (lateness 10 s) over what `topic` holds, partition by partition: the dataflow's
 /// lateness is per partition, and the partition of each tweet is the producer's choice.
 pub fn expected_on(brokers: &str, topic: &str) -> (Vec<String>, Counts) {
-    let records = read_all(brokers, topic);
-    let partitions = records
-        .iter()
-        .map(|r| r.partition)
-        .max()
-        .map_or(0, |p| p + 1);
-    let mut per: Vec<Vec<Vec<u8>>> = vec![Vec::new(); partitions as usize];
-    for r in records {
+    let (text, counts) =
+        reference::run_lines(&per_partition(brokers, topic), Params::defaults(10_000));
+    (text.lines().map(str::to_owned).collect(), counts)
+}
+
+/// What `topic` holds (committed), partition by partition in offset order.
+pub fn per_partition(brokers: &str, topic: &str) -> Vec<Vec<Vec<u8>>> {
+    let mut per: Vec<Vec<Vec<u8>>> = Vec::new();
+    for r in read_all(brokers, topic) {
+        if per.len() <= r.partition as usize {
+            per.resize(r.partition as usize + 1, Vec::new());
+        }
         per[r.partition as usize].push(r.value);
     }
-    let (text, counts) = reference::run_lines(&per, Params::defaults(10_000));
-    (text.lines().map(str::to_owned).collect(), counts)
+    per
 }
 
 /// The window records of `topic` as a read_committed consumer sees them, in order.
