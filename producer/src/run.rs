@@ -189,10 +189,13 @@ pub fn run(job: Job, stop: Arc<AtomicBool>) -> (Report, Result<(), RunError>) {
                 Ok(auth) => auth,
                 Err(e) => return (report, Err(e.into())),
             };
-            if let Auth::Bearer(token) = &auth
-                && let Err(e) = stream::rules_in_place(&config, token)
-            {
-                return (report, Err(e.into()));
+            if let Auth::Bearer(token) = &auth {
+                match stream::rules_in_place(&config, token, &stop, &TokioSleep) {
+                    Ok(true) => {}
+                    // Stopped while the rules API was unreachable: nothing was streamed.
+                    Ok(false) => return (report, Ok(())),
+                    Err(e) => return (report, Err(e.into())),
+                }
             }
             tracing::info!(brokers = %target.brokers, topic = %target.topic, api = ?config.api, base = %config.base, "streaming");
             let mut stats = StreamStats::default();

@@ -653,3 +653,96 @@ fn a_server_that_never_answers_or_never_finishes_an_error_is_given_up_on() {
     assert!(started.elapsed() < Duration::from_secs(5));
     held.join().unwrap();
 }
+
+/// A clock for a run on another thread: records the delays and returns at once.
+#[derive(Default)]
+struct SharedClock(std::sync::Mutex<Vec<Duration>>);
+
+impl Sleep for SharedClock {
+    fn sleep(&self, delay: Duration) -> impl Future<Output = ()> {
+        self.0.lock().unwrap().push(delay);
+        std::future::ready(())
+    }
+}
+
+impl SharedClock {
+    fn delays(&self) -> Vec<Duration> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+#[test]
+fn the_rules_sync_retries_an_unreachable_api_with_the_stream_backoff() {
+    // Issue 11: the rules sync at start failed on the first refused connection.
+    let port = tweetflow_tests::util::free_ports(1)[0];
+    let config = StreamConfig {
+        base: format!("http://127.0.0.1:{port}"),
+        ..config(Api::V2, &MockX::start(mock_x::Auth::Bearer(TOKEN.into())))
+    };
+    let (stop, clock) = (AtomicBool::new(false), SharedClock::default());
+    let server = std::thread::scope(|s| {
+        let sync = s.spawn(|| stream::rules_in_place(&config, &Secret::new(TOKEN), &stop, &clock));
+        tweetflow_tests::util::wait_for("three refused attempts", Duration::from_secs(30), || {
+            clock.delays().len() >= 3
+        });
+        let server = MockX::start_on(port, mock_x::Auth::Bearer(TOKEN.into()));
+        assert!(
+            matches!(sync.join().unwrap(), Ok(true)),
+            "synced once the API is up"
+        );
+        server
+    });
+    let delays = clock.delays();
+    let ms: Vec<u128> = delays.iter().take(3).map(Duration::as_millis).collect();
+    assert_eq!(
+        ms,
+        [250, 500, 750],
+        "network errors back off linearly, as the stream does"
+    );
+    let values: Vec<String> = server.rules().into_iter().map(|r| r.value).collect();
+    assert_eq!(values, ["rust", "timely dataflow"]);
+}
+
+#[test]
+fn a_stop_request_ends_the_rules_retries() {
+    let port = tweetflow_tests::util::free_ports(1)[0];
+    let config = StreamConfig {
+        base: format!("http://127.0.0.1:{port}"),
+        ..config(Api::V2, &MockX::start(mock_x::Auth::Bearer(TOKEN.into())))
+    };
+    let (stop, clock) = (AtomicBool::new(false), SharedClock::default());
+    std::thread::scope(|s| {
+        let sync = s.spawn(|| stream::rules_in_place(&config, &Secret::new(TOKEN), &stop, &clock));
+        tweetflow_tests::util::wait_for("a refused attempt", Duration::from_secs(30), || {
+            !clock.delays().is_empty()
+        });
+        stop.store(true, Ordering::Relaxed);
+        assert!(
+            matches!(sync.join().unwrap(), Ok(false)),
+            "stopped, not synced"
+        );
+    });
+}
+
+#[test]
+fn the_binary_stops_cleanly_on_sigterm_while_the_rules_api_is_down() {
+    let port = tweetflow_tests::util::free_ports(1)[0];
+    let dir = tempfile::tempdir().unwrap();
+    let running = tweetflow_tests::util::Running::start(
+        std::process::Command::new(binary("tweet-producer"))
+            .current_dir(dir.path())
+            .env("X_BEARER_TOKEN", TOKEN)
+            .args(["stream", "--track", "rust", "--api-base"])
+            .arg(format!("http://127.0.0.1:{port}"))
+            .args(["--brokers", "127.0.0.1:1"]),
+    );
+    tweetflow_tests::util::wait_for("a retried rules sync", Duration::from_secs(30), || {
+        running
+            .stderr_so_far()
+            .contains("cannot sync the stream rules")
+    });
+    running.terminate();
+    let output = running.wait_until(std::time::Instant::now() + Duration::from_secs(10));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+}

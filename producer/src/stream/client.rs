@@ -213,10 +213,41 @@ fn runtime() -> Result<tokio::runtime::Runtime, StreamError> {
         .map_err(|e| StreamError::Rules(format!("starting the async runtime: {e}")))
 }
 
-/// Syncs the v2 rules with `config.track` before streaming.
-pub fn rules_in_place(config: &StreamConfig, bearer: &Secret) -> Result<(), StreamError> {
-    runtime()?.block_on(sync_rules(config, bearer, false))?;
-    Ok(())
+/// Syncs the v2 rules with `config.track` before streaming, retrying what the stream itself would
+/// retry (the rules API unreachable, a 5xx, a 429) with the stream's backoff; SIGINT/SIGTERM
+/// (`stop`) interrupt the request and the waits. False when stopped before the rules were in place.
+pub fn rules_in_place(
+    config: &StreamConfig,
+    bearer: &Secret,
+    stop: &AtomicBool,
+    sleeper: &impl Sleep,
+) -> Result<bool, StreamError> {
+    runtime()?.block_on(async {
+        let mut backoff = Backoff::default();
+        loop {
+            let synced = tokio::select! {
+                synced = sync_rules(config, bearer, false) => synced,
+                () = stopped(stop) => return Ok(false),
+            };
+            let failure = match &synced {
+                Ok(_) => return Ok(true),
+                Err(StreamError::Request { .. }) => Failure::Network,
+                Err(StreamError::RulesStatus { status: 429, .. }) => Failure::RateLimited,
+                Err(StreamError::RulesStatus { status, .. }) if *status >= 500 || *status == 408 => {
+                    Failure::Http
+                }
+                Err(_) => return synced.map(|_| true),
+            };
+            let delay = backoff.failed(failure);
+            if let Err(error) = &synced {
+                tracing::warn!(%error, delay_ms = delay.as_millis() as u64, "cannot sync the stream rules; trying again");
+            }
+            tokio::select! {
+                () = sleeper.sleep(delay) => {}
+                () = stopped(stop) => return Ok(false),
+            }
+        }
+    })
 }
 
 /// What `--dry-run` shows: the rule change v2 would make, or the request v1 would send.

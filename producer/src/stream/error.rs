@@ -34,6 +34,13 @@ pub enum StreamError {
     },
     #[error("stream rules: {0}")]
     Rules(String),
+    /// The rules endpoint answered an error status; 5xx and 429 are retried.
+    #[error("stream rules: {url} answered HTTP {status}: {detail}")]
+    RulesStatus {
+        url: String,
+        status: u16,
+        detail: String,
+    },
     #[error("cannot reach {url}: {source}")]
     Request {
         url: String,

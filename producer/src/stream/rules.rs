@@ -107,11 +107,11 @@ impl RulesApi<'_> {
                 super::credentials::BEARER_TOKEN,
                 &body,
             )),
-            _ => Err(StreamError::Rules(format!(
-                "{} answered HTTP {status}: {}",
-                self.url,
-                detail(&body)
-            ))),
+            _ => Err(StreamError::RulesStatus {
+                url: self.url.to_string(),
+                status,
+                detail: detail(&body),
+            }),
         }
     }
 

@@ -188,7 +188,14 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl MockX {
     /// Starts a server on `127.0.0.1` (a free port) demanding `auth`.
     pub fn start(auth: Auth) -> MockX {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        MockX::start_on(0, auth)
+    }
+
+    /// Starts a server on `127.0.0.1:port` (0: a free one), for a client that was pointed there
+    /// before the server was up.
+    pub fn start_on(port: u16, auth: Auth) -> MockX {
+        let listener = TcpListener::bind(("127.0.0.1", port))
+            .unwrap_or_else(|e| panic!("bind port {port}: {e}"));
         // Non-blocking, polled, so the accept loop notices the stop flag.
         listener
             .set_nonblocking(true)
