@@ -215,7 +215,9 @@ impl Store {
             path: self.dir.join(&name),
             source: e.into(),
         })?;
-        self.replace(&name, &bytes, || crate::crash::point("mid-checkpoint"))?;
+        self.replace(&name, &bytes, || {
+            tweetflow_kafka::crash::point("mid-checkpoint")
+        })?;
         let listed = self.listed()?;
         for (_, old) in listed.iter().rev().skip(2) {
             let _ = fs::remove_file(old);

@@ -15,7 +15,6 @@ mod aggregate;
 mod checkpoint;
 pub mod cluster;
 pub mod config;
-mod crash;
 mod run;
 mod shutdown;
 mod sink;

@@ -6,6 +6,7 @@
 
 mod admin;
 mod client;
+pub mod crash;
 mod delivery;
 mod properties;
 mod transaction;
@@ -19,7 +20,9 @@ pub use delivery::{
     Deliveries, DeliveryContext, Sent, Settled, Undelivered, finish, producer, send,
 };
 pub use properties::{Properties, PropertyError, is_sensitive, parse_properties, parse_property};
-pub use transaction::{Transactions, committed_reader, read_committed, transactional};
+pub use transaction::{
+    Transactions, committed_reader, high_watermark, keys_between, read_committed, transactional,
+};
 
 /// How long start-up requests (metadata, topic creation) and a final flush may take before they
 /// are errors rather than hangs.

@@ -8,6 +8,7 @@
 
 use std::time::{Duration, Instant};
 
+use rdkafka::Message;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
@@ -154,15 +155,16 @@ pub fn committed_reader(
 }
 
 /// Reads `topic`/`partition` from offset `from` up to `end` with a [`committed_reader`], handing
-/// each record to `record`. `end` should be the partition's end as that reader sees it
-/// (`fetch_watermarks` of a `read_committed` consumer gives the last stable offset), so that an
-/// open transaction of another producer is not waited for.
+/// each record to `record`, for at most `within`. With `end` the partition's end as that reader
+/// sees it (`fetch_watermarks` of a `read_committed` consumer gives the last stable offset), an
+/// open transaction of another producer is not waited for; with the high watermark (see
+/// [`high_watermark`]) it is, until it commits or aborts.
 pub fn read_committed(
     consumer: &BaseConsumer<ReportingContext>,
     topic: &str,
     partition: i32,
-    from: i64,
-    end: i64,
+    (from, end): (i64, i64),
+    within: Duration,
     record: &mut dyn FnMut(&BorrowedMessage<'_>),
 ) -> Result<(), ClientError> {
     let failed = |what: &str, source| ClientError::Request {
@@ -176,7 +178,7 @@ pub fn read_committed(
     consumer
         .assign(&assignment)
         .map_err(|e| failed("assigning", e))?;
-    let deadline = Instant::now() + TIMEOUT;
+    let deadline = Instant::now() + within;
     loop {
         let at = consumer
             .position()
@@ -192,4 +194,87 @@ pub fn read_committed(
             record(&m);
         }
     }
+}
+
+/// The keys of the records of `topic` whose timestamps are in `from_ms..=to_ms`, as a
+/// `read_committed` reader sees them: each partition is read from the first offset at or after
+/// `from_ms` (offsets-for-times) to its end, so the cost is what the topic holds since then.
+pub fn keys_between(
+    brokers: &str,
+    properties: &Properties,
+    topic: &str,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<Vec<u8>>, ClientError> {
+    let consumer = committed_reader(brokers, "tweetflow-recover-check", properties)?;
+    let partitions = crate::metadata(&consumer, brokers, Some(topic), TIMEOUT)?
+        .topics()
+        .first()
+        .map_or(0, |t| t.partitions().len() as i32);
+    let failed = |what: &str, source| ClientError::Request {
+        what: format!("{what} of {topic}"),
+        source,
+    };
+    let mut times = TopicPartitionList::new();
+    for partition in 0..partitions {
+        times
+            .add_partition_offset(topic, partition, Offset::Offset(from_ms))
+            .map_err(|e| failed("asking for the offsets", e))?;
+    }
+    let starts = consumer
+        .offsets_for_times(times, TIMEOUT)
+        .map_err(|e| failed("asking for the offsets", e))?;
+    let mut keys = Vec::new();
+    for partition in 0..partitions {
+        let Some(Offset::Offset(start)) =
+            starts.find_partition(topic, partition).map(|e| e.offset())
+        else {
+            continue; // nothing at or after from_ms
+        };
+        let (_, end) = consumer
+            .fetch_watermarks(topic, partition, TIMEOUT)
+            .map_err(|e| failed("reading the offsets", e))?;
+        read_committed(
+            &consumer,
+            topic,
+            partition,
+            (start, end),
+            TIMEOUT,
+            &mut |m| {
+                let at = m.timestamp().to_millis().unwrap_or(i64::MIN);
+                if (from_ms..=to_ms).contains(&at)
+                    && let Some(key) = m.key()
+                {
+                    keys.push(key.to_vec());
+                }
+            },
+        )?;
+    }
+    Ok(keys)
+}
+
+/// The high watermark of `topic`/`partition`: the end of its log, open transactions included
+/// (a `read_committed` reader's own watermarks stop at the first open one).
+pub fn high_watermark(
+    brokers: &str,
+    properties: &Properties,
+    topic: &str,
+    partition: i32,
+) -> Result<i64, ClientError> {
+    let defaults = [
+        ("group.id", "tweetflow-watermarks".to_owned()),
+        ("enable.auto.commit", "false".to_owned()),
+        ("isolation.level", "read_uncommitted".to_owned()),
+    ];
+    let consumer: BaseConsumer<ReportingContext> = create(
+        &client_config(brokers, &defaults, properties),
+        ReportingContext::new(Diagnostics::default()),
+    )?;
+    consumer
+        .fetch_watermarks(topic, partition, TIMEOUT)
+        .map(|(_, high)| high)
+        .map_err(|source| ClientError::Request {
+            what: format!("reading the offsets of {topic}/{partition}"),
+            source,
+        })
 }

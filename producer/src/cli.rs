@@ -10,7 +10,7 @@ use tweet_producer::generate::{DEFAULT_START_MS, GenerateConfig};
 use tweet_producer::replay::{PACE_RANGE, Pace};
 use tweet_producer::resume::Resume;
 use tweet_producer::run::Job;
-use tweet_producer::stream::{Api, StreamConfig};
+use tweet_producer::stream::{Api, Recover, StreamConfig};
 use tweet_producer::writer::KafkaTarget;
 use tweetflow_kafka::parse_properties;
 
@@ -89,9 +89,11 @@ struct ResumeArgs {
     /// NAME is the job's (its transactional id is tweetflow-producer-NAME).
     #[arg(long, value_name = "NAME")]
     resume: Option<String>,
-    /// The compacted topic holding each --resume job's committed position; created when missing.
-    #[arg(long, requires = "resume", default_value = "tweetflow-progress")]
-    progress_topic: String,
+    /// The compacted topic holding the job's committed position; created when missing
+    /// [default: tweetflow-progress-NAME]. Jobs may share one, but then a job killed with a
+    /// transaction open there holds the others' start-up back until the broker aborts it.
+    #[arg(long, requires = "resume", value_name = "TOPIC")]
+    progress_topic: Option<String>,
     /// How often a --resume run commits: a read_committed reader sees tweets this much later.
     #[arg(long, requires = "resume", value_parser = parse_duration, default_value = "1s")]
     commit_interval: u64,
@@ -111,7 +113,10 @@ impl ResumeArgs {
         }
         Ok(Some(Resume {
             name: name.clone(),
-            progress_topic: self.progress_topic.clone(),
+            progress_topic: self
+                .progress_topic
+                .clone()
+                .unwrap_or_else(|| format!("tweetflow-progress-{name}")),
             commit_interval: std::time::Duration::from_millis(self.commit_interval),
         }))
     }
@@ -173,6 +178,15 @@ struct StreamArgs {
     /// Reconnect when the stream sends nothing, not even a keep-alive, for this long.
     #[arg(long, value_parser = parse_duration, default_value = "90s")]
     stall_timeout: u64,
+    /// v2, Enterprise access: reconnect with backfill_minutes for the gap (up to 5 minutes) and
+    /// drop the tweets it delivers twice.
+    #[arg(long, conflicts_with = "recover")]
+    backfill: bool,
+    /// v2, Enterprise access: a one-off Recovery of the tweets matched in FROM..TO (RFC 3339, at
+    /// most 24 hours back) into the topic, without those it holds already; ends when X has
+    /// re-streamed the period.
+    #[arg(long, value_name = "FROM..TO")]
+    recover: Option<String>,
     #[command(flatten)]
     kafka: KafkaArgs,
 }
@@ -247,6 +261,34 @@ impl GenerateArgs {
     }
 }
 
+/// `FROM..TO` of `--recover`: RFC 3339 instants, FROM before TO, TO not in the future, FROM at
+/// most 24 hours back (X's limit).
+fn recover_period(text: &str) -> Result<Recover> {
+    let (from, to) = text.split_once("..").with_context(|| {
+        format!("--recover {text:?}: FROM..TO, e.g. 2026-12-01T10:00:00Z..2026-12-01T10:20:00Z")
+    })?;
+    let time = |s: &str| -> Result<u64> {
+        let t = chrono::DateTime::parse_from_rfc3339(s)
+            .with_context(|| format!("--recover: {s:?} is not an RFC 3339 time"))?;
+        u64::try_from(t.timestamp_millis())
+            .with_context(|| format!("--recover: {s:?} is before 1970"))
+    };
+    let (from_ms, to_ms) = (time(from)?, time(to)?);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    if from_ms >= to_ms {
+        bail!("--recover {text:?}: FROM must be before TO");
+    }
+    if to_ms > now {
+        bail!("--recover {text:?}: TO is in the future");
+    }
+    if from_ms + 24 * 3_600_000 < now {
+        bail!("--recover {text:?}: X recovers at most 24 hours back");
+    }
+    Ok(Recover { from_ms, to_ms })
+}
+
 /// What the binary does after validation.
 pub enum Plan {
     Run(Job),
@@ -308,6 +350,10 @@ impl Cli {
                     ApiFlag::V2 => Api::V2,
                     ApiFlag::V1 => Api::V1,
                 };
+                if api == Api::V1 && (args.backfill || args.recover.is_some()) {
+                    bail!("--backfill and --recover are features of the v2 stream (--api v2)");
+                }
+                let recover = args.recover.as_deref().map(recover_period).transpose()?;
                 let config = StreamConfig {
                     api,
                     base: args
@@ -318,6 +364,8 @@ impl Cli {
                     rule_tag: args.rule_tag.clone(),
                     stall_timeout: std::time::Duration::from_millis(args.stall_timeout),
                     connect_timeout: std::time::Duration::from_secs(10),
+                    backfill: args.backfill,
+                    recover,
                 };
                 if args.dry_run {
                     return Ok(Plan::DryRun(config));

@@ -121,10 +121,25 @@ pub fn replay(
     let mut line = Vec::with_capacity(1 << 14);
     let mut lap = 0u64;
     loop {
+        // A lap an earlier run committed whole (--resume) is not read again.
+        if writer
+            .resume_after()
+            .is_some_and(|after| (lap + 1) * files.len() as u64 <= after >> LINE_BITS)
+        {
+            lap += 1;
+            continue;
+        }
         // Lines an earlier run committed (--resume) are progress too.
         let sent_before = writer.sent() + writer.passed();
         for (index, path) in files.iter().enumerate() {
             let input = lap * files.len() as u64 + index as u64;
+            // Laps and files an earlier run committed whole (--resume) are not read again.
+            if writer
+                .resume_after()
+                .is_some_and(|after| input < after >> LINE_BITS)
+            {
+                continue;
+            }
             let read_error = |source| ReplayError::Read {
                 path: path.clone(),
                 source,

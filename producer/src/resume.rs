@@ -14,8 +14,13 @@ use std::time::Duration;
 use rdkafka::Message;
 use serde::{Deserialize, Serialize};
 use tweetflow_kafka::{
-    ClientError, Properties, TIMEOUT, TopicSpec, committed_reader, ensure_topic, read_committed,
+    ClientError, Properties, TIMEOUT, TopicSpec, committed_reader, ensure_topic, high_watermark,
+    read_committed,
 };
+
+/// How long reading the progress may wait for other jobs' open transactions on the progress topic
+/// to end (the broker aborts a killed one after its `transaction.timeout.ms`, 60 s by default).
+const PROGRESS_WAIT: Duration = Duration::from_secs(5 * 60);
 
 /// How to resume, from the flags.
 #[derive(Clone, Debug)]
@@ -99,14 +104,18 @@ pub fn last_progress(
     name: &str,
 ) -> Result<Option<Progress>, ClientError> {
     let consumer = committed_reader(brokers, "tweetflow-producer-progress", properties)?;
-    let (low, high) = rdkafka::consumer::Consumer::fetch_watermarks(&consumer, topic, 0, TIMEOUT)
+    let (low, _) = rdkafka::consumer::Consumer::fetch_watermarks(&consumer, topic, 0, TIMEOUT)
         .map_err(|source| ClientError::Request {
-        what: format!("reading the offsets of progress topic {topic}"),
-        source,
-    })?;
+            what: format!("reading the offsets of progress topic {topic}"),
+            source,
+        })?;
+    // Up to the end of the log, not to the last stable offset: another job's open transaction
+    // (a run killed a moment ago) would hide this job's later progress behind it until the
+    // broker aborts it, and an older progress would send committed tweets again.
+    let high = high_watermark(brokers, properties, topic, 0)?;
     let mut last = None;
     let mut unreadable = None;
-    read_committed(&consumer, topic, 0, low, high, &mut |m| {
+    read_committed(&consumer, topic, 0, (low, high), PROGRESS_WAIT, &mut |m| {
         if m.key() != Some(name.as_bytes()) {
             return;
         }

@@ -20,7 +20,7 @@ use crate::generate::{GenerateConfig, GenerateStats, generate};
 use crate::progress::Reporter;
 use crate::replay::{Pace, ReplayError, namer, replay};
 use crate::resume;
-use crate::stream::{self, Auth, StreamConfig, StreamError, StreamStats, TokioSleep};
+use crate::stream::{self, Auth, Seen, StreamConfig, StreamError, StreamStats, TokioSleep};
 use crate::writer::{Delivery, KafkaTarget, LineSink, Namer, TweetWriter, WriterError};
 
 /// What to do.
@@ -213,6 +213,7 @@ pub fn run(job: Job, stop: Arc<AtomicBool>) -> (Report, Result<(), RunError>) {
                         .enable_all()
                         .build()
                         .map_err(RunError::Runtime)?;
+                    let seen = known_tweets(&config, &target)?;
                     let mut n = 0;
                     let mut sink =
                         |message: &[u8], position: &str| -> Result<(), stream::BoxError> {
@@ -221,13 +222,14 @@ pub fn run(job: Job, stop: Arc<AtomicBool>) -> (Report, Result<(), RunError>) {
                             reporter.tick(writer);
                             Ok(())
                         };
-                    runtime.block_on(stream::run(
+                    runtime.block_on(stream::run_with(
                         &config,
                         &auth,
                         &mut sink,
                         stop,
                         &TokioSleep,
                         &mut stats,
+                        seen,
                     ))?;
                     Ok(())
                 },
@@ -267,6 +269,31 @@ fn into_kafka(
         });
     }
     result
+}
+
+/// The ids to drop as duplicates from the start: for a recovery, the tweets of its period the topic
+/// holds already (record timestamps are event times; a minute's margin each side for disorder).
+fn known_tweets(config: &StreamConfig, target: &KafkaTarget) -> Result<Option<Seen>, RunError> {
+    if !config.backfill && config.recover.is_none() {
+        return Ok(None);
+    }
+    let mut seen = Seen::new(stream::horizon(config));
+    if let Some(period) = config.recover {
+        let keys = tweetflow_kafka::keys_between(
+            &target.brokers,
+            &target.properties,
+            &target.topic,
+            period.from_ms as i64 - 60_000,
+            period.to_ms as i64 + 60_000,
+        )
+        .map_err(WriterError::from)?;
+        let now = Instant::now();
+        for key in keys {
+            seen.first(&String::from_utf8_lossy(&key), now);
+        }
+        tracing::info!(topic = %target.topic, known = seen.len(), "recovery: the tweets of the period the topic holds are not written again");
+    }
+    Ok(Some(seen))
 }
 
 fn generate_file(config: &GenerateConfig, out: &PathBuf) -> Result<GenerateStats, RunError> {

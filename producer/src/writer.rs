@@ -308,7 +308,7 @@ impl TweetWriter {
         position: Option<&str>,
         due: &mut dyn FnMut(u64) -> Option<Instant>,
     ) -> Result<(), WriterError> {
-        if self.committed_before(seq) {
+        if self.committed_before(seq) || self.first_unsent.is_some() {
             return Ok(());
         }
         self.commit_if_due()?;
@@ -367,11 +367,21 @@ impl TweetWriter {
                         error: error.to_string(),
                     };
                     match self.exactly.as_mut() {
-                        // Not in the transaction, which goes on; a rerun would be refused it too.
-                        Some(x) => {
+                        // Too large for the producer: not in the transaction, which goes on; a
+                        // rerun would be refused it too.
+                        Some(x) if refused_for_good(&error) => {
                             x.refused += 1;
                             tracing::error!(%error, position = %(self.name)(seq).1, "tweet refused by the producer; kept as a dead letter");
                             self.letter(refused)?;
+                        }
+                        // Fenced by a newer run, or the transaction already failing: this run
+                        // stops, and what it had not committed is the rerun's.
+                        Some(x) => {
+                            x.failed = true;
+                            return Err(WriterError::Client(ClientError::Request {
+                                what: format!("sending to {} under --resume", self.topic),
+                                source: error,
+                            }));
                         }
                         None => {
                             self.sent += 1;
@@ -409,7 +419,8 @@ impl TweetWriter {
     /// A message over the size limit (`len` bytes, of which `head` was kept): never written,
     /// kept as a malformed dead letter.
     pub fn write_oversized(&mut self, head: &[u8], len: u64, seq: u64) -> Result<(), WriterError> {
-        if self.committed_before(seq) {
+        // After a tweet that was not sent nothing more is handled: the rerun starts there.
+        if self.committed_before(seq) || self.first_unsent.is_some() {
             return Ok(());
         }
         self.commit_if_due()?;
@@ -445,6 +456,11 @@ impl TweetWriter {
         if let Some(x) = self.exactly.as_mut() {
             x.handled = Some(seq);
         }
+    }
+
+    /// The sequence number an earlier run of this `--resume` job committed through.
+    pub fn resume_after(&self) -> Option<u64> {
+        self.exactly.as_ref().and_then(|x| x.resume_after)
     }
 
     /// Lines passed over because an earlier run committed them (`--resume`).
@@ -485,6 +501,7 @@ impl TweetWriter {
     /// aborts the transaction: the rerun sends its tweets again.
     fn commit(&mut self, last: bool) -> Result<(), WriterError> {
         let dead_letter_bytes = self.sync_dead_letters()?;
+        tweetflow_kafka::crash::point("before-progress");
         let x = self.exactly.as_mut().expect("only under --resume");
         let progress = x.handled.map(|seq| Progress {
             job: x.job.clone(),
@@ -499,12 +516,23 @@ impl TweetWriter {
             let record = BaseRecord::with_opaque_to(&x.resume.progress_topic, usize::MAX)
                 .key(&x.resume.name)
                 .payload(&value);
-            if let Err(source) = send(&self.producer, record, &|| false) {
-                result = Err(ClientError::Request {
+            // A stop request while Kafka's queue stays full gives up: the rerun redoes this
+            // transaction.
+            let stop = || self.stop.load(Ordering::Relaxed);
+            result = match send(&self.producer, record, &stop) {
+                Ok(Sent::Queued) => Ok(()),
+                Ok(Sent::Stopped) => Err(ClientError::Request {
+                    what: format!("writing the progress to {}", x.resume.progress_topic),
+                    source: rdkafka::error::KafkaError::Canceled,
+                }),
+                Err(source) => Err(ClientError::Request {
                     what: format!("writing the progress to {}", x.resume.progress_topic),
                     source,
-                });
-            }
+                }),
+            };
+        }
+        if result.is_ok() {
+            tweetflow_kafka::crash::point("before-commit");
         }
         let result = result.and_then(|()| match last {
             true => x.transactions.commit_last(&self.producer),
@@ -512,6 +540,7 @@ impl TweetWriter {
         });
         match result {
             Ok(()) => {
+                tweetflow_kafka::crash::point("after-commit");
                 x.committed_tweets += x.open_tweets;
                 x.open_tweets = 0;
                 x.last_commit = Instant::now();
@@ -669,6 +698,18 @@ impl TweetWriter {
             resumed_after: x.resumed_after.clone(),
         })
     }
+}
+
+/// Whether librdkafka refused a record at once for what it is (too large for it), so that sending
+/// it again would be refused again; other refusals (fenced, a failing transaction) are the run's.
+fn refused_for_good(error: &rdkafka::error::KafkaError) -> bool {
+    use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+    matches!(
+        error,
+        KafkaError::MessageProduction(
+            RDKafkaErrorCode::MessageSizeTooLarge | RDKafkaErrorCode::InvalidArgument
+        )
+    )
 }
 
 /// Opens the dead-letter file: a new one, or under `--resume` the committed one cut back to the

@@ -840,3 +840,91 @@ fn an_unbounded_run_whose_reader_goes_away_stops_and_exits_0() {
     };
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn a_recovery_writes_the_tweets_of_its_period_the_topic_lacks_once() {
+    // Issue 11: `stream --recover FROM..TO` re-streams a past period (X's Recovery, not
+    // deduplicated); the tweets of the period the topic already holds are not written again.
+    let token = "e2e-recover-secret";
+    let server = MockX::start(mock_x::Auth::Bearer(token.into()));
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let template: serde_json::Value =
+        serde_json::from_slice(&messages(&fixture("tweets-v2.jsonl"))[0]).unwrap();
+    // Ten tweets of the last hour, a few minutes apart, each matched when it was created.
+    let posts: Vec<Vec<u8>> = (0..10)
+        .map(|i| {
+            let at = now_ms - 50 * 60_000 + i * 4 * 60_000;
+            let mut post = template.clone();
+            post["data"]["id"] = format!("9{i:017}").into();
+            post["data"]["created_at"] = chrono::DateTime::from_timestamp_millis(at)
+                .unwrap()
+                .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                .to_string()
+                .into();
+            let bytes = post.to_string().into_bytes();
+            server.matched(at, &bytes);
+            bytes
+        })
+        .collect();
+    // The topic holds the first half already (a stream that ran then).
+    let topic = topic("recover");
+    let dir = tempfile::tempdir().unwrap();
+    let held = dir.path().join("held.jsonl");
+    let text: Vec<u8> = posts[..5]
+        .iter()
+        .flat_map(|p| [&p[..], b"\n"].concat())
+        .collect();
+    std::fs::write(&held, text).unwrap();
+    run(
+        "tweet-producer",
+        &[
+            "replay".into(),
+            held.display().to_string(),
+            "--brokers".into(),
+            brokers(),
+            "--topic".into(),
+            topic.clone(),
+        ],
+    );
+    let stamp = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .unwrap()
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+    };
+    let period = format!(
+        "{}..{}",
+        stamp(now_ms - 55 * 60_000),
+        stamp(now_ms - 60_000)
+    );
+    let output = Command::new(binary("tweet-producer"))
+        .args(["stream", "--track", "rust", "--recover", &period])
+        .args(["--api-base", &server.base_url()])
+        .args(["--brokers", &brokers(), "--topic", &topic])
+        .env("X_BEARER_TOKEN", token)
+        .output_within_limit();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the recovery ends by itself: {stderr}"
+    );
+    assert!(stderr.contains("duplicates 5,"), "{stderr}");
+    let keys: Vec<Vec<u8>> = tweetflow_tests::kafka::read_all(&brokers(), &topic)
+        .into_iter()
+        .map(|r| r.key.unwrap())
+        .collect();
+    let mut want: Vec<Vec<u8>> = (0..10).map(|i| format!("9{i:017}").into_bytes()).collect();
+    let mut got = keys.clone();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want, "every tweet of the period once");
+    let asked = server
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/2/tweets/search/stream")
+        .expect("a stream request");
+    assert!(asked.query_param("start_time").is_some() && asked.query_param("end_time").is_some());
+}

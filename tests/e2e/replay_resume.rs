@@ -220,7 +220,12 @@ fn generate_killed_with_resume_writes_every_tweet_once() {
     ]
     .map(String::from)
     .to_vec();
-    kill_loop(&args, &topic, count, 3, 0x11_0003);
+    let runs = kill_loop(&args, &topic, count, 3, 0x11_0003);
+    let resumed = runs[1..]
+        .iter()
+        .filter(|stderr| stderr.contains("resuming after the last committed position"))
+        .count();
+    assert!(resumed >= 2, "reruns went on from a commit: {resumed} of 3");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("same.jsonl");
     run(
@@ -238,6 +243,67 @@ fn generate_killed_with_resume_writes_every_tweet_once() {
     );
     assert_each_tweet_once(&file, &topic);
     assert_windows_equal_reference(&file, &topic);
+}
+
+#[test]
+fn a_kill_at_each_moment_of_a_commit_then_a_rerun_writes_every_tweet_once() {
+    // Review of issue 11: kills timed by the topic's growth land just after a commit; these land
+    // between the dead-letter sync, the progress record and the commit.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("in.jsonl");
+    write_lines(&file, &noisy_input(40_000, 0x11_0004));
+    let malformed = lines_in_file(&file);
+    for point in ["before-progress", "before-commit", "after-commit"] {
+        let topic = topic(&format!("resume-{point}"));
+        let dead = dir.path().join(format!("{point}.jsonl"));
+        let args: Vec<String> = [
+            "replay",
+            file.to_str().unwrap(),
+            "--brokers",
+            &brokers(),
+            "--topic",
+            &topic,
+            "--rate",
+            "20000",
+            "--resume",
+            &topic,
+            "--commit-interval",
+            "100ms",
+            "--dead-letter",
+            dead.to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec();
+        let killed = Command::new(binary("tweet-producer"))
+            .args(&args)
+            .env("TWEETFLOW_CRASH", format!("{point}:3"))
+            .output_within_limit();
+        let stderr = String::from_utf8_lossy(&killed.stderr);
+        assert!(
+            stderr.contains(&format!("crash point {point}")),
+            "{point}: {stderr}"
+        );
+        let rerun = Command::new(binary("tweet-producer"))
+            .args(&args)
+            .output_within_limit();
+        let stderr = String::from_utf8_lossy(&rerun.stderr);
+        assert!(rerun.status.success(), "{point}: {stderr}");
+        assert!(stderr.contains("resuming after"), "{point}: {stderr}");
+        assert_each_tweet_once(&file, &topic);
+        assert_eq!(
+            lines(&dead).len(),
+            malformed,
+            "{point}: every dead letter once"
+        );
+    }
+}
+
+/// The lines of `file` that are not JSON.
+fn lines_in_file(file: &Path) -> usize {
+    messages(file)
+        .iter()
+        .filter(|l| serde_json::from_slice::<serde_json::Value>(l).is_err())
+        .count()
 }
 
 #[test]

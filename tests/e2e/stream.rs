@@ -40,6 +40,8 @@ fn config(api: Api, server: &MockX) -> StreamConfig {
         rule_tag: "tweetflow".into(),
         stall_timeout: Duration::from_secs(1),
         connect_timeout: Duration::from_secs(5),
+        backfill: false,
+        recover: None,
     }
 }
 
@@ -745,4 +747,72 @@ fn the_binary_stops_cleanly_on_sigterm_while_the_rules_api_is_down() {
     let output = running.wait_until(std::time::Instant::now() + Duration::from_secs(10));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
+}
+
+#[test]
+fn a_backfill_after_a_disconnect_delivers_the_gap_and_its_duplicates_are_dropped() {
+    // Issue 11: X's backfill repeats what was matched before the disconnect (not deduplicated).
+    let server = MockX::start(mock_x::Auth::Bearer(TOKEN.into()));
+    let lines = v2_lines();
+    let now = now_ms();
+    let (before, away, after) = (&lines[0..3], &lines[3..5], &lines[5..7]);
+    let mut first: Vec<u8> = Vec::new();
+    for post in before {
+        server.matched(now, post);
+        first.extend(line(post));
+    }
+    server.push(Reply {
+        status: 200,
+        steps: vec![Step::Send(first), Step::Close],
+    });
+    // Matched while the client was away: only a backfill brings them.
+    for post in away {
+        server.matched(now, post);
+    }
+    server.push(mock_x::messages_reply(
+        &after.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+    ));
+    let config = StreamConfig {
+        backfill: true,
+        ..config(Api::V2, &server)
+    };
+    let run = stream(&config, &bearer(), 7);
+    let want: Vec<Vec<u8>> = [before, away, after].concat();
+    assert_eq!(run.messages(), want, "the gap's tweets once, none twice");
+    let stats = run.stats();
+    assert_eq!((stats.duplicates, stats.backfills), (3, 1));
+    let asked: Vec<Option<String>> = server
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/2/tweets/search/stream")
+        .map(|r| r.query_param("backfill_minutes").map(str::to_owned))
+        .collect();
+    assert_eq!(
+        asked,
+        [None, Some("1".to_owned())],
+        "the gap's minutes, rounded up"
+    );
+}
+
+#[test]
+fn without_backfill_the_gap_is_lost_as_before() {
+    let server = MockX::start(mock_x::Auth::Bearer(TOKEN.into()));
+    let lines = v2_lines();
+    let now = now_ms();
+    server.push(Reply {
+        status: 200,
+        steps: vec![Step::Send(line(&lines[0])), Step::Close],
+    });
+    server.matched(now, &lines[0]);
+    server.matched(now, &lines[1]);
+    server.push(mock_x::messages_reply(&[&lines[2]]));
+    let run = stream(&config(Api::V2, &server), &bearer(), 2);
+    assert_eq!(run.messages(), [lines[0].clone(), lines[2].clone()]);
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
 }

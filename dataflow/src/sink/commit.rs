@@ -272,7 +272,7 @@ impl Sink {
             .map_err(|e| ("window records", e))
             .and_then(|()| self.letters.sync().map_err(|e| ("dead letters", e)))
             .and_then(|()| {
-                crate::crash::point("after-output");
+                tweetflow_kafka::crash::point("after-output");
                 self.records
                     .writer
                     .commit()
@@ -284,7 +284,7 @@ impl Sink {
             self.shutdown.request();
             return;
         }
-        crate::crash::point("after-commit");
+        tweetflow_kafka::crash::point("after-commit");
         let checkpoint = replica.checkpoint(mark);
         match config.store.write(&checkpoint) {
             Ok(bytes) => {

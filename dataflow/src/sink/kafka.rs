@@ -198,15 +198,22 @@ fn last_window_end(
         loop {
             let from = (high - back).max(low);
             let mut found = None;
-            read_committed(consumer, topic, partition as i32, from, high, &mut |m| {
-                let end = m
-                    .key()
-                    .and_then(|k| std::str::from_utf8(k).ok())
-                    .and_then(tweet::time::parse_rfc3339);
-                if let Some(end) = end {
-                    found = found.max(Some(end as i64));
-                }
-            })?;
+            read_committed(
+                consumer,
+                topic,
+                partition as i32,
+                (from, high),
+                TIMEOUT,
+                &mut |m| {
+                    let end = m
+                        .key()
+                        .and_then(|k| std::str::from_utf8(k).ok())
+                        .and_then(tweet::time::parse_rfc3339);
+                    if let Some(end) = end {
+                        found = found.max(Some(end as i64));
+                    }
+                },
+            )?;
             if found.is_some() || from == low {
                 last = last.max(found);
                 break;

@@ -4,7 +4,7 @@
 //! in-band errors) and on its silence (stalls).
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 use serde::Serialize;
@@ -12,6 +12,7 @@ use tweet::{Message, NoticeKind};
 
 use super::backoff::{Backoff, Failure, Sleep};
 use super::credentials::{self, OAuth1, Secret};
+use super::dedup::{BACKFILL_HORIZON, Seen, backfill_minutes};
 use super::error::{BoxError, StreamError, detail};
 use super::framing::{Frame, Framer};
 use super::oauth1::{self, Nonce};
@@ -95,6 +96,17 @@ pub struct StreamConfig {
     /// keep-alive every 20 s (v2) or 30 s (v1.1) and documents 90 s.
     pub stall_timeout: Duration,
     pub connect_timeout: Duration,
+    /// v2: reconnect with `backfill_minutes` for the gap, and drop the duplicates it brings.
+    pub backfill: bool,
+    /// v2: a one-off Recovery run of this period instead of the live stream.
+    pub recover: Option<Recover>,
+}
+
+/// A period for X's Recovery (`start_time`, `end_time`; at most 24 hours back).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Recover {
+    pub from_ms: u64,
+    pub to_ms: u64,
 }
 
 impl StreamConfig {
@@ -174,6 +186,10 @@ pub struct StreamStats {
     pub disconnect_notices: u64,
     /// v2 error objects sent in the stream.
     pub in_band_errors: u64,
+    /// Tweets delivered again (by a backfill, or already in the topic for a recovery): dropped.
+    pub duplicates: u64,
+    /// Reconnects that asked for a backfill.
+    pub backfills: u64,
 }
 
 impl std::fmt::Display for StreamStats {
@@ -182,7 +198,7 @@ impl std::fmt::Display for StreamStats {
             f,
             "connections {}, messages {}, keep-alives {}, stalls {}, cut off {}, oversized {}, \
              undelivered {} (limit notices), disconnect notices {}, in-band errors {}, \
-             failed attempts {} network / {} HTTP / {} rate-limited",
+             duplicates {}, backfills {}, failed attempts {} network / {} HTTP / {} rate-limited",
             self.connections,
             self.messages,
             self.keep_alives,
@@ -192,6 +208,8 @@ impl std::fmt::Display for StreamStats {
             self.undelivered,
             self.disconnect_notices,
             self.in_band_errors,
+            self.duplicates,
+            self.backfills,
             self.network_failures,
             self.http_failures,
             self.rate_limited
@@ -284,6 +302,8 @@ pub fn dry_run(config: &StreamConfig) -> Result<String, StreamError> {
 /// How one connection ended.
 enum End {
     Stopped,
+    /// The server ended the body cleanly (the end of a recovery).
+    Finished,
     /// The server closed the body, a read failed, or X asked us to reconnect.
     Dropped(String),
     /// X said there are too many connections (a v2 in-band `ConnectionException`).
@@ -377,12 +397,38 @@ pub async fn run(
     sleeper: &impl Sleep,
     stats: &mut StreamStats,
 ) -> Result<(), StreamError> {
+    let seen = (config.backfill || config.recover.is_some()).then(|| Seen::new(horizon(config)));
+    run_with(config, auth, sink, stop, sleeper, stats, seen).await
+}
+
+/// How long ids are remembered: a backfill's reach, or a recovery's whole run.
+pub fn horizon(config: &StreamConfig) -> Option<Duration> {
+    match config.recover {
+        Some(_) => None,
+        None => Some(BACKFILL_HORIZON),
+    }
+}
+
+/// [`run`], dropping the tweets whose ids `seen` holds (for a recovery: what the topic holds of
+/// the period already).
+pub async fn run_with(
+    config: &StreamConfig,
+    auth: &Auth,
+    sink: &mut dyn MessageSink,
+    stop: &AtomicBool,
+    sleeper: &impl Sleep,
+    stats: &mut StreamStats,
+    mut seen: Option<Seen>,
+) -> Result<(), StreamError> {
     let client = http_client(config, None)?;
-    let url = config.stream_url()?;
+    let stream_url = config.stream_url()?;
     let api = config.api.name();
     let mut backoff = Backoff::default();
     let mut framer = Framer::default();
     let mut delay = Duration::ZERO;
+    // When the stream last sent anything (a backfill covers the gap from there).
+    let mut last_alive: Option<(Instant, SystemTime)> = None;
+    let mut gap_reported = false;
     loop {
         if !delay.is_zero() {
             tracing::info!(
@@ -397,6 +443,30 @@ pub async fn run(
         }
         if stop.load(Ordering::Relaxed) {
             return Ok(());
+        }
+        let mut url = stream_url.clone();
+        if let Some(recover) = config.recover {
+            url.query_pairs_mut()
+                .append_pair("start_time", &rfc3339_seconds(recover.from_ms))
+                .append_pair("end_time", &rfc3339_seconds(recover.to_ms));
+        } else if config.backfill
+            && let Some((alive, alive_wall)) = last_alive
+        {
+            match backfill_minutes(alive.elapsed()) {
+                Some(minutes) => {
+                    url.query_pairs_mut()
+                        .append_pair("backfill_minutes", &minutes.to_string());
+                    stats.backfills += 1;
+                    tracing::info!(api, minutes, "reconnecting with a backfill of the gap");
+                }
+                None if !gap_reported => {
+                    gap_reported = true;
+                    let from = rfc3339_seconds(unix_ms(alive_wall));
+                    let to = rfc3339_seconds(unix_ms(SystemTime::now()) + 60_000);
+                    tracing::warn!(api, %from, "disconnected for longer than a backfill covers (5 minutes): the tweets of the gap can be fetched with `tweet-producer stream --recover {from}..{to}`");
+                }
+                None => {}
+            }
         }
         let request = match (config.api, auth) {
             (Api::V2, Auth::Bearer(token)) => client.get(url.clone()).bearer_auth(token.expose()),
@@ -476,12 +546,18 @@ pub async fn run(
             auth,
             limit_track: 0,
             any_bytes: false,
+            last_alive: None,
             messages: 0,
             end: None,
+            stop,
         };
         let end = read
-            .read(response, config, &mut framer, stats, sink, stop)
+            .read(response, config, &mut framer, stats, sink, &mut seen)
             .await?;
+        if read.last_alive.is_some() {
+            last_alive = read.last_alive;
+            gap_reported = false;
+        }
         if let Some(partial) = framer.cut_off() {
             stats.cut_off += 1;
             let position = format!("{api} connection {connection}, cut off by the disconnect");
@@ -495,8 +571,17 @@ pub async fn run(
                 .map_err(StreamError::Sink)?;
         }
         let lived = opened.elapsed();
+        let end = match end {
+            // A recovery re-streams its period, then disconnects.
+            End::Finished if config.recover.is_some() => {
+                tracing::info!(api, "recovery complete");
+                return Ok(());
+            }
+            End::Finished => End::Dropped("closed by the server".to_owned()),
+            end => end,
+        };
         delay = match end {
-            End::Stopped => return Ok(()),
+            End::Stopped | End::Finished => return Ok(()),
             End::Fatal(error) => return Err(error),
             End::RateLimited(why) => {
                 stats.rate_limited += 1;
@@ -534,9 +619,12 @@ struct Connection<'a> {
     /// v1.1's `limit.track` counts since the connection opened: only increases are new.
     limit_track: u64,
     any_bytes: bool,
+    /// When the connection last sent anything.
+    last_alive: Option<(Instant, SystemTime)>,
     messages: u64,
     /// Set when a message ends the connection (a disconnect notice, an in-band error).
     end: Option<End>,
+    stop: &'a AtomicBool,
 }
 
 impl Connection<'_> {
@@ -547,8 +635,9 @@ impl Connection<'_> {
         framer: &mut Framer,
         stats: &mut StreamStats,
         sink: &mut dyn MessageSink,
-        stop: &AtomicBool,
+        seen: &mut Option<Seen>,
     ) -> Result<End, StreamError> {
+        let stop = self.stop;
         loop {
             let chunk = tokio::select! {
                 chunk = tokio::time::timeout(config.stall_timeout, response.chunk()) => chunk,
@@ -557,12 +646,13 @@ impl Connection<'_> {
             let bytes = match chunk {
                 Err(_) => return Ok(End::Stalled),
                 Ok(Err(e)) => return Ok(End::Dropped(e.without_url().to_string())),
-                Ok(Ok(None)) => return Ok(End::Dropped("closed by the server".to_owned())),
+                Ok(Ok(None)) => return Ok(End::Finished),
                 Ok(Ok(Some(bytes))) => bytes,
             };
             self.any_bytes = true;
+            self.last_alive = Some((Instant::now(), SystemTime::now()));
             framer
-                .push(&bytes, |frame| self.frame(frame, stats, sink))
+                .push(&bytes, |frame| self.frame(frame, stats, sink, seen))
                 .map_err(StreamError::Sink)?;
             if let Some(end) = self.end.take() {
                 return Ok(end);
@@ -578,6 +668,7 @@ impl Connection<'_> {
         frame: Frame<'_>,
         stats: &mut StreamStats,
         sink: &mut dyn MessageSink,
+        seen: &mut Option<Seen>,
     ) -> Result<(), BoxError> {
         let message = match frame {
             Frame::KeepAlive => {
@@ -597,7 +688,15 @@ impl Connection<'_> {
         };
         stats.messages += 1;
         self.messages += 1;
-        self.inspect(message, stats);
+        let classified = tweet::classify(message);
+        if let (Some(seen), Message::Tweet(tweet)) = (seen.as_mut(), &classified)
+            && let Some(id) = tweet.id.as_deref()
+            && !seen.first(id, Instant::now())
+        {
+            stats.duplicates += 1;
+            return Ok(());
+        }
+        self.inspect(&classified, message, stats);
         let position = format!(
             "{} connection {}, message {}",
             self.api, self.connection, stats.messages
@@ -606,8 +705,8 @@ impl Connection<'_> {
     }
 
     /// Acts on what the stream says about itself.
-    fn inspect(&mut self, message: &[u8], stats: &mut StreamStats) {
-        match tweet::classify(message) {
+    fn inspect(&mut self, classified: &Message<'_>, message: &[u8], stats: &mut StreamStats) {
+        match *classified {
             Message::Notice {
                 kind: NoticeKind::Limit,
                 undelivered,
@@ -698,4 +797,17 @@ fn json_value(message: &[u8], key: &str) -> serde_json::Value {
         .ok()
         .and_then(|mut v| v.get_mut(key).map(serde_json::Value::take))
         .unwrap_or_default()
+}
+
+fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// `YYYY-MM-DDTHH:mm:ssZ`, the form X's `start_time` and `end_time` take.
+pub fn rfc3339_seconds(ms: u64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms as i64)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }

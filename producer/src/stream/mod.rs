@@ -5,6 +5,7 @@
 mod backoff;
 mod client;
 mod credentials;
+mod dedup;
 mod error;
 mod framing;
 mod oauth1;
@@ -12,10 +13,11 @@ mod rules;
 
 pub use backoff::{Backoff, Failure, Sleep, TokioSleep};
 pub use client::{
-    Api, Auth, MessageSink, StreamConfig, StreamStats, V2_FIELDS, credentials, dry_run,
-    rules_in_place, run, sync_rules,
+    Api, Auth, MessageSink, Recover, StreamConfig, StreamStats, V2_FIELDS, credentials, dry_run,
+    horizon, rfc3339_seconds, rules_in_place, run, run_with, sync_rules,
 };
 pub use credentials::{CredentialError, OAuth1, Secret, from_env, load_dotenv};
+pub use dedup::{BACKFILL_HORIZON, Seen, backfill_minutes};
 pub use error::{BoxError, StreamError};
 pub use oauth1::signature as oauth1_signature;
 pub use rules::{Rule, RulePlan};

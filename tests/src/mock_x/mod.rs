@@ -176,6 +176,9 @@ pub(crate) struct State {
     pub(crate) stream_connections: usize,
     pub(crate) rules: Vec<Rule>,
     pub(crate) next_rule_id: u64,
+    /// Posts the rules matched, with when (ms since the epoch): what a backfill or a recovery
+    /// delivers again.
+    pub(crate) matched: Vec<(i64, Vec<u8>)>,
     /// OAuth nonces already accepted, to reject replays.
     pub(crate) nonces: HashSet<String>,
 }
@@ -211,6 +214,7 @@ impl MockX {
                 stream_connections: 0,
                 rules: Vec::new(),
                 next_rule_id: FIRST_RULE_ID,
+                matched: Vec::new(),
                 nonces: HashSet::new(),
             }),
             open: Mutex::new(Vec::new()),
@@ -271,6 +275,17 @@ impl MockX {
             }
             thread::sleep(POLL);
         }
+    }
+
+    /// Records that the rules matched `post` at `at_ms` (ms since the epoch), whether or not a
+    /// connection was there to receive it: a v2 connection with `backfill_minutes=N` first gets
+    /// every post matched in the last N minutes, and one with `start_time`/`end_time` (Recovery)
+    /// gets the posts matched in that period, then the end of the stream. Neither is deduplicated
+    /// against what earlier connections received, as X documents.
+    pub fn matched(&self, at_ms: i64, post: &[u8]) {
+        lock(&self.shared.state)
+            .matched
+            .push((at_ms, post.to_vec()));
     }
 
     /// The current v2 rules.
@@ -387,7 +402,18 @@ fn route(stream: &mut TcpStream, shared: &Shared, req: &Request) -> io::Result<(
         return respond(stream, shared, 401, &body);
     }
     match (req.method.as_str(), req.path.as_str()) {
-        ("GET", V2_STREAM) | ("POST", V1_FILTER) => stream::serve(stream, shared),
+        ("GET", V2_STREAM) => match stream::replay_of(req) {
+            Ok(replay) => stream::serve(stream, shared, replay),
+            Err(why) => {
+                let body = json!({
+                    "title": "Invalid Request",
+                    "detail": why,
+                    "type": "https://api.twitter.com/2/problems/invalid-request",
+                });
+                respond(stream, shared, 400, &body)
+            }
+        },
+        ("POST", V1_FILTER) => stream::serve(stream, shared, None),
         ("GET", V2_RULES) => rules::get(stream, shared, req),
         ("POST", V2_RULES) => rules::post(stream, shared, req),
         _ => {

@@ -34,13 +34,110 @@ fn stream_error_body(status: u16) -> Value {
     }
 }
 
-/// Answers a stream connection with the next scripted reply, or keep-alives if there is none.
-pub(super) fn serve(stream: &mut TcpStream, shared: &Shared) -> io::Result<()> {
-    let scripted = {
+/// What a v2 connection asks to be delivered again of the posts matched before.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Replay {
+    /// `backfill_minutes=N`: the last N minutes, before the live stream.
+    Backfill { minutes: i64 },
+    /// `start_time`/`end_time`: that period, then the end of the stream (Recovery).
+    Recovery { from_ms: i64, to_ms: i64 },
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The replay a request asks for, checked as X documents the parameters: `backfill_minutes` an
+/// integer from 1 to 5; `start_time` and `end_time` RFC 3339, together, the start before the end
+/// and at most 24 hours back; not both kinds at once.
+pub(super) fn replay_of(req: &super::Request) -> Result<Option<Replay>, String> {
+    let time = |name: &str| -> Result<Option<i64>, String> {
+        req.query_param(name)
+            .map(|v| {
+                chrono::DateTime::parse_from_rfc3339(v)
+                    .map(|t| t.timestamp_millis())
+                    .map_err(|_| {
+                        format!(
+                            "The `{name}` query parameter value [{v}] is not a valid RFC 3339 time"
+                        )
+                    })
+            })
+            .transpose()
+    };
+    let backfill = req.query_param("backfill_minutes");
+    let (start, end) = (time("start_time")?, time("end_time")?);
+    match (backfill, start, end) {
+        (None, None, None) => Ok(None),
+        (Some(minutes), None, None) => match minutes.parse::<i64>() {
+            Ok(minutes) if (1..=5).contains(&minutes) => Ok(Some(Replay::Backfill { minutes })),
+            _ => Err(format!(
+                "The `backfill_minutes` query parameter value [{minutes}] is not between 1 and 5"
+            )),
+        },
+        (None, Some(from_ms), Some(to_ms)) => {
+            if from_ms >= to_ms {
+                Err("The `start_time` query parameter value must be before the `end_time`".into())
+            } else if from_ms < now_ms() - 24 * 3_600_000 {
+                Err(
+                    "The `start_time` query parameter value must be within the last 24 hours"
+                        .into(),
+                )
+            } else {
+                Ok(Some(Replay::Recovery { from_ms, to_ms }))
+            }
+        }
+        (None, _, _) => Err("`start_time` and `end_time` go together".into()),
+        (Some(_), _, _) => Err("`backfill_minutes` cannot be combined with a recovery".into()),
+    }
+}
+
+/// Answers a stream connection: for a recovery, the period's posts and the end; otherwise the
+/// backfill asked for, then the next scripted reply, or keep-alives if there is none.
+pub(super) fn serve(
+    stream: &mut TcpStream,
+    shared: &Shared,
+    replay: Option<Replay>,
+) -> io::Result<()> {
+    let (scripted, replayed) = {
         let mut state = lock(&shared.state);
         state.stream_connections += 1;
-        state.replies.pop_front()
+        let mut posts: Vec<(i64, Vec<u8>)> = match replay {
+            None => Vec::new(),
+            Some(Replay::Backfill { minutes }) => {
+                let since = now_ms() - minutes * 60_000;
+                state
+                    .matched
+                    .iter()
+                    .filter(|(at, _)| *at >= since)
+                    .cloned()
+                    .collect()
+            }
+            Some(Replay::Recovery { from_ms, to_ms }) => state
+                .matched
+                .iter()
+                .filter(|(at, _)| (from_ms..=to_ms).contains(at))
+                .cloned()
+                .collect(),
+        };
+        // Older posts first.
+        posts.sort_by_key(|(at, _)| *at);
+        let scripted = match replay {
+            Some(Replay::Recovery { .. }) => None,
+            _ => state.replies.pop_front(),
+        };
+        (scripted, posts)
     };
+    if let Some(Replay::Recovery { .. }) = replay {
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
+                    Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+        write_all(stream, shared, head.as_bytes())?;
+        for (_, post) in &replayed {
+            write_chunk(stream, shared, &[&post[..], b"\r\n"].concat())?;
+        }
+        return write_all(stream, shared, b"0\r\n\r\n");
+    }
     let status = scripted.as_ref().map_or(200, |r| r.status);
     let head = format!(
         "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\n\
@@ -48,6 +145,11 @@ pub(super) fn serve(stream: &mut TcpStream, shared: &Shared) -> io::Result<()> {
         reason(status)
     );
     write_all(stream, shared, head.as_bytes())?;
+    if status == 200 {
+        for (_, post) in &replayed {
+            write_chunk(stream, shared, &[&post[..], b"\r\n"].concat())?;
+        }
+    }
 
     let Some(reply) = scripted else {
         // X's keep-alive: a bare newline now and then, until the client goes away.
@@ -210,6 +312,87 @@ mod tests {
             assert!(Instant::now() < deadline, "connection thread still running");
             thread::sleep(POLL);
         }
+    }
+
+    fn stream_with(mock: &MockX, query: &str) -> Response {
+        request(
+            mock,
+            "GET",
+            &format!("/2/tweets/search/stream?{query}"),
+            &[BEARER],
+            b"",
+        )
+    }
+
+    fn rfc3339(ms: i64) -> String {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .unwrap()
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+    }
+
+    #[test]
+    fn backfill_and_recovery_parameters_x_refuses_get_400() {
+        let mock = v2();
+        let now = super::now_ms();
+        for query in [
+            "backfill_minutes=0".to_owned(),
+            "backfill_minutes=6".to_owned(),
+            "backfill_minutes=two".to_owned(),
+            format!("start_time={}", rfc3339(now - 60_000)),
+            format!(
+                "start_time={}&end_time={}",
+                rfc3339(now - 25 * 3_600_000),
+                rfc3339(now)
+            ),
+            format!(
+                "start_time={}&end_time={}",
+                rfc3339(now),
+                rfc3339(now - 60_000)
+            ),
+            format!(
+                "backfill_minutes=2&start_time={}&end_time={}",
+                rfc3339(now - 60_000),
+                rfc3339(now)
+            ),
+        ] {
+            assert_eq!(stream_with(&mock, &query).status, 400, "{query}");
+        }
+    }
+
+    #[test]
+    fn a_backfill_repeats_the_minutes_asked_for_oldest_first_then_the_stream() {
+        let mock = v2();
+        let now = super::now_ms();
+        mock.matched(now - 10 * 60_000, b"too old");
+        mock.matched(now - 1_000, b"second");
+        mock.matched(now - 90_000, b"first");
+        mock.push(messages_reply(&[b"live"]));
+        let response = stream_with(&mock, "backfill_minutes=2");
+        assert_eq!(response.status, 200);
+        assert_eq!(
+            dechunk(&response.raw_body).0,
+            b"first\r\nsecond\r\nlive\r\n"
+        );
+    }
+
+    #[test]
+    fn a_recovery_restreams_its_period_then_ends_without_taking_a_reply() {
+        let mock = v2();
+        let now = super::now_ms();
+        mock.matched(now - 3 * 3_600_000, b"before");
+        mock.matched(now - 2 * 3_600_000, b"in");
+        mock.matched(now - 60_000, b"after");
+        mock.push(messages_reply(&[b"scripted"]));
+        let query = format!(
+            "start_time={}&end_time={}",
+            rfc3339(now - 2 * 3_600_000 - 1_000),
+            rfc3339(now - 3_600_000)
+        );
+        let response = stream_with(&mock, &query);
+        assert_eq!(response.status, 200);
+        assert_eq!(dechunk(&response.raw_body).0, b"in\r\n");
+        assert_eq!(mock.pending_replies(), 1, "the live stream's reply is left");
     }
 
     #[test]

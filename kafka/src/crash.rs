@@ -1,11 +1,13 @@
-//! Named crash points for the fault tests (issue 10): `TWEETFLOW_CRASH=NAME[:N]` kills the process
-//! with SIGKILL the N-th time (default first) it reaches the point NAME, exactly as an operator's
-//! `kill -9` at the most dangerous moment would. Unset (always, outside tests), a point costs one
-//! relaxed atomic load.
+//! Named crash points for the fault tests of both binaries: `TWEETFLOW_CRASH=NAME[:N]` kills the
+//! process with SIGKILL the N-th time (default first) it reaches the point NAME, exactly as an
+//! operator's `kill -9` at the most dangerous moment would. Unset (always, outside tests), a point
+//! costs one relaxed atomic load. They live here because every one of them surrounds a commit.
 //!
-//! Points: `after-output` (window records and dead letters are written and synced, the checkpoint
+//! Dataflow: `after-output` (window records and dead letters are written and synced, the checkpoint
 //! is not), `mid-checkpoint` (half of the new checkpoint file is written), `after-commit` (the output
-//! topic's transaction is committed, the checkpoint is not yet renamed into place).
+//! topic's transaction is committed, the checkpoint is not yet renamed into place). Producer under
+//! `--resume`: `before-progress` (dead letters synced, the progress record not sent),
+//! `before-commit` (the progress record sent, the transaction not committed), `after-commit`.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
