@@ -155,7 +155,7 @@ pub fn committed_reader(
 }
 
 /// Reads `topic`/`partition` from offset `from` up to `end` with a [`committed_reader`], handing
-/// each record to `record`, for at most `within`. With `end` the partition's end as that reader
+/// each record to `record`; an error once `within` passes without a record. With `end` the partition's end as that reader
 /// sees it (`fetch_watermarks` of a `read_committed` consumer gives the last stable offset), an
 /// open transaction of another producer is not waited for; with the high watermark (see
 /// [`high_watermark`]) it is, until it commits or aborts.
@@ -178,7 +178,7 @@ pub fn read_committed(
     consumer
         .assign(&assignment)
         .map_err(|e| failed("assigning", e))?;
-    let deadline = Instant::now() + within;
+    let mut deadline = Instant::now() + within;
     loop {
         let at = consumer
             .position()
@@ -191,6 +191,7 @@ pub fn read_committed(
             return Err(failed("reading", KafkaError::Canceled));
         }
         if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+            deadline = Instant::now() + within;
             record(&m);
         }
     }
@@ -198,7 +199,8 @@ pub fn read_committed(
 
 /// The keys of the records of `topic` whose timestamps are in `from_ms..=to_ms`, as a
 /// `read_committed` reader sees them: each partition is read from the first offset at or after
-/// `from_ms` (offsets-for-times) to its end, so the cost is what the topic holds since then.
+/// `from_ms` to the first after `to_ms` (offsets-for-times; the end when there is none), so the
+/// cost is what the topic holds of the period, give or take its disorder.
 pub fn keys_between(
     brokers: &str,
     properties: &Properties,
@@ -215,25 +217,48 @@ pub fn keys_between(
         what: format!("{what} of {topic}"),
         source,
     };
-    let mut times = TopicPartitionList::new();
-    for partition in 0..partitions {
-        times
-            .add_partition_offset(topic, partition, Offset::Offset(from_ms))
+    // The first offset of each partition at or after `at_ms`; `None` when there is none.
+    let offsets_at = |at_ms: i64| -> Result<Vec<Option<i64>>, ClientError> {
+        let mut times = TopicPartitionList::new();
+        for partition in 0..partitions {
+            times
+                .add_partition_offset(topic, partition, Offset::Offset(at_ms))
+                .map_err(|e| failed("asking for the offsets", e))?;
+        }
+        let found = consumer
+            .offsets_for_times(times, TIMEOUT)
             .map_err(|e| failed("asking for the offsets", e))?;
-    }
-    let starts = consumer
-        .offsets_for_times(times, TIMEOUT)
-        .map_err(|e| failed("asking for the offsets", e))?;
+        (0..partitions)
+            .map(|partition| {
+                let entry = found
+                    .find_partition(topic, partition)
+                    .ok_or_else(|| failed("asking for the offsets", KafkaError::Canceled))?;
+                entry
+                    .error()
+                    .map_err(|e| failed("asking for the offsets", e))?;
+                Ok(match entry.offset() {
+                    Offset::Offset(o) => Some(o),
+                    _ => None,
+                })
+            })
+            .collect()
+    };
+    let starts = offsets_at(from_ms)?;
+    let ends = offsets_at(to_ms.saturating_add(1))?;
     let mut keys = Vec::new();
     for partition in 0..partitions {
-        let Some(Offset::Offset(start)) =
-            starts.find_partition(topic, partition).map(|e| e.offset())
-        else {
+        let Some(start) = starts[partition as usize] else {
             continue; // nothing at or after from_ms
         };
-        let (_, end) = consumer
-            .fetch_watermarks(topic, partition, TIMEOUT)
-            .map_err(|e| failed("reading the offsets", e))?;
+        let end = match ends[partition as usize] {
+            Some(end) => end,
+            None => {
+                consumer
+                    .fetch_watermarks(topic, partition, TIMEOUT)
+                    .map_err(|e| failed("reading the offsets", e))?
+                    .1
+            }
+        };
         read_committed(
             &consumer,
             topic,

@@ -283,8 +283,10 @@ fn recover_period(text: &str) -> Result<Recover> {
     if to_ms > now {
         bail!("--recover {text:?}: TO is in the future");
     }
-    if from_ms + 24 * 3_600_000 < now {
-        bail!("--recover {text:?}: X recovers at most 24 hours back");
+    // X recovers at most 24 hours back, counted when the request arrives: a margin for the
+    // reading of the topic and the reconnects before it.
+    if from_ms + 24 * 3_600_000 - 10 * 60_000 < now {
+        bail!("--recover {text:?}: X recovers at most 24 hours back (FROM within 23 h 50 min)");
     }
     Ok(Recover { from_ms, to_ms })
 }

@@ -816,3 +816,34 @@ fn now_ms() -> i64 {
         .unwrap()
         .as_millis() as i64
 }
+
+#[test]
+fn without_enterprise_access_a_refused_backfill_does_not_end_the_stream() {
+    // Review of issue 11: X refuses backfill_minutes without Enterprise access, possibly hours
+    // into a stream, at its first reconnect; that ended the run.
+    let server = MockX::start(mock_x::Auth::Bearer(TOKEN.into()));
+    server.set_enterprise(false);
+    let lines = v2_lines();
+    server.push(Reply {
+        status: 200,
+        steps: vec![Step::Send(line(&lines[0])), Step::Close],
+    });
+    server.push(mock_x::messages_reply(&[&lines[1]]));
+    let config = StreamConfig {
+        backfill: true,
+        ..config(Api::V2, &server)
+    };
+    let run = stream(&config, &bearer(), 2);
+    assert_eq!(run.messages(), [lines[0].clone(), lines[1].clone()]);
+    let asked: Vec<Option<String>> = server
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/2/tweets/search/stream")
+        .map(|r| r.query_param("backfill_minutes").map(str::to_owned))
+        .collect();
+    assert_eq!(
+        asked,
+        [None, Some("1".to_owned()), None],
+        "asked once, then without"
+    );
+}

@@ -428,7 +428,10 @@ pub async fn run_with(
     let mut delay = Duration::ZERO;
     // When the stream last sent anything (a backfill covers the gap from there).
     let mut last_alive: Option<(Instant, SystemTime)> = None;
-    let mut gap_reported = false;
+    // The start of a gap too long for a backfill, reported with its end once connected again.
+    let mut long_gap: Option<SystemTime> = None;
+    // X refused backfill_minutes (no Enterprise access): the stream goes on without.
+    let mut backfill = config.backfill;
     loop {
         if !delay.is_zero() {
             tracing::info!(
@@ -449,23 +452,23 @@ pub async fn run_with(
             url.query_pairs_mut()
                 .append_pair("start_time", &rfc3339_seconds(recover.from_ms))
                 .append_pair("end_time", &rfc3339_seconds(recover.to_ms));
-        } else if config.backfill
+        }
+        let mut asked_backfill = false;
+        if config.recover.is_none()
+            && backfill
             && let Some((alive, alive_wall)) = last_alive
         {
             match backfill_minutes(alive.elapsed()) {
                 Some(minutes) => {
                     url.query_pairs_mut()
                         .append_pair("backfill_minutes", &minutes.to_string());
+                    asked_backfill = true;
                     stats.backfills += 1;
                     tracing::info!(api, minutes, "reconnecting with a backfill of the gap");
                 }
-                None if !gap_reported => {
-                    gap_reported = true;
-                    let from = rfc3339_seconds(unix_ms(alive_wall));
-                    let to = rfc3339_seconds(unix_ms(SystemTime::now()) + 60_000);
-                    tracing::warn!(api, %from, "disconnected for longer than a backfill covers (5 minutes): the tweets of the gap can be fetched with `tweet-producer stream --recover {from}..{to}`");
+                None => {
+                    long_gap.get_or_insert(alive_wall);
                 }
-                None => {}
             }
         }
         let request = match (config.api, auth) {
@@ -513,6 +516,13 @@ pub async fn run_with(
         if status != 200 {
             let body = error_body(&mut response, stop, config.stall_timeout).await;
             let said = detail(&body);
+            if asked_backfill && matches!(status, 400 | 403) {
+                // Backfill needs Enterprise access; the live stream must not end for it.
+                backfill = false;
+                delay = Duration::ZERO;
+                tracing::warn!(api, status, detail = %said, "X refused backfill_minutes (it needs Enterprise access): reconnecting without; gaps are logged with the --recover period instead");
+                continue;
+            }
             let failure = match status {
                 401 | 403 => return Err(StreamError::unauthorized(status, &auth.check(), &body)),
                 400 | 404 | 406 | 413 | 416 => {
@@ -537,6 +547,13 @@ pub async fn run_with(
         }
         stats.connections += 1;
         let connection = stats.connections;
+        if let Some(from) = long_gap.take() {
+            let (from, to) = (
+                rfc3339_seconds(unix_ms(from)),
+                rfc3339_seconds(unix_ms(SystemTime::now())),
+            );
+            tracing::warn!(api, %from, %to, "the stream was away for longer than a backfill covers (5 minutes): its tweets can be fetched with `tweet-producer stream --recover {from}..{to}`");
+        }
         let opened = std::time::Instant::now();
         tracing::info!(api, connection, "connected");
 
@@ -556,7 +573,6 @@ pub async fn run_with(
             .await?;
         if read.last_alive.is_some() {
             last_alive = read.last_alive;
-            gap_reported = false;
         }
         if let Some(partial) = framer.cut_off() {
             stats.cut_off += 1;

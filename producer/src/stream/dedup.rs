@@ -7,8 +7,9 @@
 use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
-/// A backfill asks for at most 5 minutes; a minute more covers delivery delays.
-pub const BACKFILL_HORIZON: Duration = Duration::from_secs(6 * 60);
+/// A backfill asks for at most 5 minutes before the reconnect; the rest leaves that much time for
+/// the backfill to be delivered, however slowly.
+pub const BACKFILL_HORIZON: Duration = Duration::from_secs(10 * 60);
 
 pub struct Seen {
     horizon: Option<Duration>,

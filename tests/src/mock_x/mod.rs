@@ -179,6 +179,8 @@ pub(crate) struct State {
     /// Posts the rules matched, with when (ms since the epoch): what a backfill or a recovery
     /// delivers again.
     pub(crate) matched: Vec<(i64, Vec<u8>)>,
+    /// Whether the app has Enterprise access, which backfill and Recovery need (else 403).
+    pub(crate) enterprise: bool,
     /// OAuth nonces already accepted, to reject replays.
     pub(crate) nonces: HashSet<String>,
 }
@@ -215,6 +217,7 @@ impl MockX {
                 rules: Vec::new(),
                 next_rule_id: FIRST_RULE_ID,
                 matched: Vec::new(),
+                enterprise: true,
                 nonces: HashSet::new(),
             }),
             open: Mutex::new(Vec::new()),
@@ -286,6 +289,11 @@ impl MockX {
         lock(&self.shared.state)
             .matched
             .push((at_ms, post.to_vec()));
+    }
+
+    /// Takes Enterprise access away (or gives it back): backfill and Recovery requests get 403.
+    pub fn set_enterprise(&self, enterprise: bool) {
+        lock(&self.shared.state).enterprise = enterprise;
     }
 
     /// The current v2 rules.
@@ -403,6 +411,15 @@ fn route(stream: &mut TcpStream, shared: &Shared, req: &Request) -> io::Result<(
     }
     match (req.method.as_str(), req.path.as_str()) {
         ("GET", V2_STREAM) => match stream::replay_of(req) {
+            Ok(Some(_)) if !lock(&shared.state).enterprise => {
+                let body = json!({
+                    "title": "Client Forbidden",
+                    "detail": "backfill_minutes and start_time/end_time need Enterprise access",
+                    "reason": "client-not-enrolled",
+                    "type": "https://api.twitter.com/2/problems/client-forbidden",
+                });
+                respond(stream, shared, 403, &body)
+            }
             Ok(replay) => stream::serve(stream, shared, replay),
             Err(why) => {
                 let body = json!({
