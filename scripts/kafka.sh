@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
 # A real Apache Kafka on loopback, from Maven Central (no Docker):
-#   scripts/kafka.sh start [--brokers N]   start; returns once the brokers answer metadata requests
+#   scripts/kafka.sh start [--brokers N] [--tls]
+#                                          start; returns once the brokers answer metadata requests
 #                                          and prints the bootstrap address as its last stdout line
 #                                          (progress goes to stderr). Idempotent: with the brokers up it
 #                                          only prints the address; it restarts nodes that died.
+#                                          --tls adds, on each node i, an SSL listener on
+#                                          KAFKA_PORT+10+i and a SASL_SSL listener (SCRAM-SHA-256/512
+#                                          and PLAIN, user "tweetflow") on KAFKA_PORT+20+i; a CA, the
+#                                          brokers' certificate (for 127.0.0.1) and the user's password
+#                                          are made with openssl on the first --tls start, in
+#                                          $KAFKA_DATA/tls/, with the client properties files
+#                                          ssl.properties and sasl_ssl.properties (for -F).
+#   scripts/kafka.sh tls-env               with --tls brokers up: KAFKA_TLS_DIR, KAFKA_SSL_BROKERS and
+#                                          KAFKA_SASL_BROKERS as shell assignments (for eval)
 #   scripts/kafka.sh stop                  stop every broker of $KAFKA_DATA: SIGTERM, up to 20 s, then
 #                                          SIGKILL; no process is left. Fine when nothing runs.
 #   scripts/kafka.sh status                "running ADDRESS" (exit 0), else "stopped ADDRESS" or
@@ -154,6 +164,86 @@ strays() {
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+SSL_OFFSET=10
+SASL_OFFSET=20
+tls_dir() { echo "$data/tls"; }
+tls_on() { [[ -f "$data/tls-enabled" ]]; }
+# The SSL and SASL_SSL bootstrap addresses of the cluster.
+tls_address() {
+  local n i off=$1 out=""
+  n=$(nodes)
+  for ((i = 0; i < n; i++)); do out+="${out:+,}127.0.0.1:$(($(cluster_port) + off + i))"; done
+  echo "$out"
+}
+
+# Makes the CA, the brokers' key store and the SASL user's password, once; writes the client
+# properties files. Everything stays in $data/tls (mode 700).
+make_tls() {
+  local dir
+  dir=$(tls_dir)
+  if [[ ! -f "$dir/complete" ]]; then
+    command -v openssl >/dev/null || die "openssl not found: --tls makes its certificates with it"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    chmod 700 "$dir"
+    (
+      cd "$dir"
+      openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 3650 \
+        -subj "/CN=tweetflow local CA" 2>/dev/null
+      openssl req -newkey rsa:2048 -nodes -keyout broker.key -out broker.csr \
+        -subj "/CN=127.0.0.1" 2>/dev/null
+      printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >san.ext
+      openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out broker.pem \
+        -days 3650 -extfile san.ext 2>/dev/null
+      openssl rand -hex 16 >store.password
+      openssl rand -hex 16 >sasl.password
+      openssl pkcs12 -export -in broker.pem -inkey broker.key -certfile ca.pem -name broker \
+        -out broker.p12 -passout "pass:$(cat store.password)"
+      chmod 600 ./*
+    ) || die "making the TLS certificates with openssl failed"
+    touch "$dir/complete"
+    log "made a CA, the brokers' certificate and the SASL user's password in $dir"
+  fi
+  printf 'security.protocol=SSL\nssl.ca.location=%s/ca.pem\n' "$dir" >"$dir/ssl.properties"
+  printf 'security.protocol=SASL_SSL\nssl.ca.location=%s/ca.pem\nsasl.mechanisms=SCRAM-SHA-512\nsasl.username=tweetflow\nsasl.password=%s\n' \
+    "$dir" "$(cat "$dir/sasl.password")" >"$dir/sasl_ssl.properties"
+  chmod 600 "$dir"/*.properties
+}
+
+# The broker settings of the SSL and SASL_SSL listeners of node $1.
+tls_properties() {
+  local dir i=$1
+  dir=$(tls_dir)
+  cat <<PROPS
+listeners=PLAINTEXT://127.0.0.1:$((port + i)),CONTROLLER://127.0.0.1:$((port + CONTROLLER_OFFSET + i)),SSL://127.0.0.1:$((port + SSL_OFFSET + i)),SASL_SSL://127.0.0.1:$((port + SASL_OFFSET + i))
+advertised.listeners=PLAINTEXT://127.0.0.1:$((port + i)),SSL://127.0.0.1:$((port + SSL_OFFSET + i)),SASL_SSL://127.0.0.1:$((port + SASL_OFFSET + i))
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$dir/broker.p12
+ssl.keystore.password=$(cat "$dir/store.password")
+ssl.key.password=$(cat "$dir/store.password")
+sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512,PLAIN
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_tweetflow="$(cat "$dir/sasl.password")";
+PROPS
+}
+
+# The SCRAM credentials of user "tweetflow" (kept in the cluster's metadata; set again, idempotent).
+add_scram_user() {
+  local pw out mechanism
+  pw=$(cat "$(tls_dir)/sasl.password")
+  # One mechanism per request: the broker refuses two changes of one user's credentials in one.
+  for mechanism in SCRAM-SHA-256 SCRAM-SHA-512; do
+    out=$(tool org.apache.kafka.tools.ConfigCommand --bootstrap-server "$(address)" \
+      --command-config "$data/admin.properties" --alter --entity-type users \
+      --entity-name tweetflow --add-config "$mechanism=[password=$pw]" 2>&1) || {
+      echo "$out" >&2
+      die "adding the SCRAM user ($mechanism) failed"
+    }
+  done
+}
+
 # One log4j2 configuration: LEVEL, FILE (under kafka.logs.dir), and what it is for.
 log_config() {
   cat <<LOG
@@ -187,15 +277,13 @@ configure() {
   for ((i = 0; i < n; i++)); do
     node="$data/node$i"
     mkdir -p "$node"
-    cat >"$node/server.properties" <<PROPS
+    {
+      cat <<PROPS
 # Written by scripts/kafka.sh on each start.
 process.roles=broker,controller
 node.id=$((i + 1))
 controller.quorum.voters=$voters
-listeners=PLAINTEXT://127.0.0.1:$((port + i)),CONTROLLER://127.0.0.1:$((port + CONTROLLER_OFFSET + i))
-advertised.listeners=PLAINTEXT://127.0.0.1:$((port + i))
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$node/data
 num.partitions=1
@@ -206,6 +294,16 @@ min.insync.replicas=$min_isr
 group.initial.rebalance.delay.ms=0
 message.max.bytes=16777216
 PROPS
+      if tls_on; then
+        tls_properties "$i"
+      else
+        cat <<PROPS
+listeners=PLAINTEXT://127.0.0.1:$((port + i)),CONTROLLER://127.0.0.1:$((port + CONTROLLER_OFFSET + i))
+advertised.listeners=PLAINTEXT://127.0.0.1:$((port + i))
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+PROPS
+      fi
+    } >"$node/server.properties"
   done
   echo "$n" >"$data/nodes"
   echo "$port" >"$data/port"
@@ -250,7 +348,7 @@ check_ports() {
   local i p
   for ((i = 0; i < $1; i++)); do
     if node_pid "$i" >/dev/null; then continue; fi
-    for p in $((port + i)) $((port + CONTROLLER_OFFSET + i)); do
+    for p in $((port + i)) $((port + CONTROLLER_OFFSET + i)) $((port + SSL_OFFSET + i)) $((port + SASL_OFFSET + i)); do
       if port_busy "$p"; then
         die "127.0.0.1:$p is already in use (another Kafka? KAFKA_PORT chooses other ports)"
       fi
@@ -272,9 +370,13 @@ show_logs() {
 }
 
 start() {
-  local want="" n i node up t=$SECONDS
+  local want="" n i node up t=$SECONDS tls=0
   while (($#)); do
     case "$1" in
+      --tls)
+        tls=1
+        shift
+        ;;
       --brokers)
         [[ $# -ge 2 ]] || die "--brokers expects a number from 1 to 9"
         want="$2"
@@ -284,7 +386,7 @@ start() {
         want="${1#--brokers=}"
         shift
         ;;
-      *) die "start: unknown argument $1 (usage: start [--brokers N])" ;;
+      *) die "start: unknown argument $1 (usage: start [--brokers N] [--tls])" ;;
     esac
   done
   [[ -z "$want" || "$want" =~ ^[1-9]$ ]] || die "--brokers expects a number from 1 to 9"
@@ -302,8 +404,15 @@ start() {
     [[ -z "${KAFKA_PORT:-}" || "$KAFKA_PORT" == "$(cluster_port)" ]] ||
       die "already running at $(address), not on KAFKA_PORT=$KAFKA_PORT; run stop first"
     port=$(cluster_port)
+    if ((tls)) && ! tls_on; then
+      die "already running without --tls at $(address); run stop first"
+    fi
     if ((up == n)); then
       log "already running"
+      if tls_on; then
+        add_scram_user
+        tls_report
+      fi
       address
       return 0
     fi
@@ -311,6 +420,12 @@ start() {
     check_ports "$n"
   else
     n="${want:-$(nodes)}"
+    if ((tls)); then
+      make_tls
+      touch "$data/tls-enabled"
+    else
+      rm -f "$data/tls-enabled"
+    fi
     check_ports "$n"
     if [[ ! -f "$data/formatted" ]]; then
       format "$n"
@@ -347,8 +462,18 @@ start() {
     fi
     sleep 0.5
   done
+  if tls_on; then
+    add_scram_user
+    tls_report
+  fi
   log "up in $((SECONDS - t)) s"
   address
+}
+
+# What a client needs for the TLS listeners (the properties files hold the secret, not the log).
+tls_report() {
+  log "SSL at $(tls_address $SSL_OFFSET): -F $(tls_dir)/ssl.properties (security.protocol=SSL, ssl.ca.location=$(tls_dir)/ca.pem)"
+  log "SASL_SSL at $(tls_address $SASL_OFFSET): -F $(tls_dir)/sasl_ssl.properties (SCRAM-SHA-512, user tweetflow; PLAIN and SCRAM-SHA-256 work too)"
 }
 
 stop() {
@@ -404,6 +529,11 @@ case "${1:-}" in
     ;;
   stop) stop ;;
   status) status ;;
+  tls-env)
+    tls_on || die "the brokers of $data were not started with --tls"
+    printf 'KAFKA_TLS_DIR=%s\nKAFKA_SSL_BROKERS=%s\nKAFKA_SASL_BROKERS=%s\n' \
+      "$(tls_dir)" "$(tls_address $SSL_OFFSET)" "$(tls_address $SASL_OFFSET)"
+    ;;
   topic)
     [[ $# -ge 3 ]] || die "usage: $0 topic NAME PARTITIONS [REPLICATION]"
     state=$(status) || die "not running ($state): scripts/kafka.sh start"
@@ -421,7 +551,7 @@ case "${1:-}" in
     tool "$@"
     ;;
   *)
-    echo "usage: $0 start [--brokers N] | stop | status | topic NAME PARTITIONS [REPLICATION] | tool CLASS [ARGS...]" >&2
+    echo "usage: $0 start [--brokers N] [--tls] | tls-env | stop | status | topic NAME PARTITIONS [REPLICATION] | tool CLASS [ARGS...]" >&2
     exit 2
     ;;
 esac

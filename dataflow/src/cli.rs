@@ -12,7 +12,7 @@ use tweet_dataflow::window::WindowError;
 use tweet_dataflow::{
     Checkpoints, Cluster, Config, Format, Input, KafkaInput, Output, OutputTopic, Start, Windows,
 };
-use tweetflow_kafka::parse_properties;
+use tweetflow_kafka::user_properties;
 
 /// Windowed tweet analytics: tweets per location and retweet-weighted mentions, per sliding window.
 #[derive(Debug, Parser)]
@@ -88,14 +88,30 @@ pub struct Args {
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     peer_timeout: u64,
 
-    /// A librdkafka property for every Kafka client (SASL/SSL, tuning), applied last. Needs
-    /// --brokers.
+    /// A librdkafka property for every Kafka client (tuning; put secrets in -F or the
+    /// environment, which other users of the machine cannot read). Needs --brokers.
     #[arg(short = 'X', value_name = "KEY=VALUE")]
     properties: Vec<String>,
+
+    /// librdkafka properties for every Kafka client from a file (key=value lines, # comments, as
+    /// kcat -F), e.g. for SASL/SSL; then TWEETFLOW_KAFKA_* variables (TWEETFLOW_KAFKA_SASL_PASSWORD
+    /// is sasl.password), then -X.
+    #[arg(short = 'F', long = "kafka-config", value_name = "FILE")]
+    kafka_config: Option<PathBuf>,
+
+    /// librdkafka properties from a file for the consumer of the input topic only, applied after
+    /// the common ones and before --consumer-property.
+    #[arg(long = "consumer-config", value_name = "FILE")]
+    consumer_config: Option<PathBuf>,
 
     /// A librdkafka property for the consumer of the input topic only, applied after -X.
     #[arg(long = "consumer-property", value_name = "KEY=VALUE")]
     consumer_properties: Vec<String>,
+
+    /// librdkafka properties from a file for the producer of --output-topic only, applied after
+    /// the common ones and before --producer-property.
+    #[arg(long = "producer-config", value_name = "FILE")]
+    producer_config: Option<PathBuf>,
 
     /// A librdkafka property for the producer of --output-topic only, applied after -X.
     #[arg(long = "producer-property", value_name = "KEY=VALUE")]
@@ -214,15 +230,31 @@ impl Args {
                 interval: Duration::from_millis(interval.unwrap_or(self.slide)),
             }),
         };
-        let common = parse_properties(&self.properties)?;
-        let consumer = parse_properties(&self.consumer_properties)?;
-        let producer = parse_properties(&self.producer_properties)?;
+        let common = user_properties(
+            self.kafka_config.as_deref(),
+            std::env::vars(),
+            &self.properties,
+        )?;
+        let no_env = std::iter::empty();
+        let consumer = user_properties(
+            self.consumer_config.as_deref(),
+            no_env.clone(),
+            &self.consumer_properties,
+        )?;
+        let producer = user_properties(
+            self.producer_config.as_deref(),
+            no_env,
+            &self.producer_properties,
+        )?;
         let (input, idle_timeout) = match &self.brokers {
             None => {
                 for (flag, given) in [
                     ("--output-topic", self.output_topic.is_some()),
                     ("--checkpoint", self.checkpoint.is_some()),
                     ("-X", !self.properties.is_empty()),
+                    ("-F", self.kafka_config.is_some()),
+                    ("--consumer-config", self.consumer_config.is_some()),
+                    ("--producer-config", self.producer_config.is_some()),
                     ("--consumer-property", !self.consumer_properties.is_empty()),
                     ("--producer-property", !self.producer_properties.is_empty()),
                 ] {

@@ -314,6 +314,32 @@ pub fn partition_count(
     }
 }
 
+/// The low and high watermarks of `topic`/`partition` (for a `read_committed` consumer the high one
+/// is the last stable offset). Answers that pass — no leader yet for a partition just created or
+/// whose broker restarts — are waited out, up to `timeout`.
+pub fn watermarks<C: rdkafka::consumer::ConsumerContext>(
+    consumer: &rdkafka::consumer::BaseConsumer<C>,
+    topic: &str,
+    partition: i32,
+    timeout: Duration,
+) -> Result<(i64, i64), KafkaError> {
+    use rdkafka::consumer::Consumer;
+    use rdkafka::error::RDKafkaErrorCode as Code;
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match consumer.fetch_watermarks(topic, partition, left.max(Duration::from_millis(100))) {
+            Err(KafkaError::MetadataFetch(
+                Code::NotLeaderForPartition
+                | Code::LeaderNotAvailable
+                | Code::UnknownTopicOrPartition
+                | Code::NotCoordinator,
+            )) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(200)),
+            answer => return answer,
+        }
+    }
+}
+
 /// Answers that waiting longer will not change: the broker is there but refuses this client.
 fn is_conclusive(detail: &str) -> bool {
     let d = detail.to_ascii_lowercase();

@@ -14,12 +14,15 @@ mod transaction;
 pub use admin::{TopicSpec, ensure_topic};
 pub use client::{
     ClientError, Diagnostics, ReportingContext, client_config, create, hint, metadata,
-    partition_count,
+    partition_count, watermarks,
 };
 pub use delivery::{
     Deliveries, DeliveryContext, Sent, Settled, Undelivered, finish, producer, send,
 };
-pub use properties::{Properties, PropertyError, is_sensitive, parse_properties, parse_property};
+pub use properties::{
+    ENV_PREFIX, Properties, PropertyError, is_sensitive, parse_properties, parse_property,
+    properties_from_env, read_properties_file, user_properties,
+};
 pub use transaction::{
     Transactions, committed_reader, high_watermark, keys_between, read_committed, transactional,
 };

@@ -1,7 +1,11 @@
-//! librdkafka properties given by the user (`-X key=value`): parsed here, and redacted wherever
-//! they are printed, since they carry SASL passwords and key material.
+//! librdkafka properties given by the user — a file (`-F`, librdkafka's properties format, as
+//! kcat reads it), the environment (`TWEETFLOW_KAFKA_SASL_PASSWORD`), `-X key=value` — parsed
+//! here, and redacted wherever they are printed, since they carry SASL passwords and key material.
+//! Secrets belong in the file or the environment: other users of the machine can read a process's
+//! command line (`/proc/PID/cmdline`), not its environment or a file of mode 600.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
@@ -24,11 +28,73 @@ pub fn is_sensitive(name: &str) -> bool {
     SENSITIVE.iter().any(|word| name.contains(word))
 }
 
-#[derive(Debug, Error, PartialEq, Eq)]
+#[derive(Debug, Error)]
 pub enum PropertyError {
     /// The text is shown only when it cannot hold a secret.
     #[error("-X {0} is not of the form key=value")]
     NotKeyValue(String),
+    #[error("cannot read the Kafka properties file {path}: {source}")]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The line's text is never shown: it may hold a secret.
+    #[error("{path}, line {line}: not of the form key=value (its text is not shown)")]
+    FileLine { path: PathBuf, line: usize },
+}
+
+/// Variables named `TWEETFLOW_KAFKA_<NAME>` give property `<name>`, lowercased, `_` for `.`.
+pub const ENV_PREFIX: &str = "TWEETFLOW_KAFKA_";
+
+/// The properties of a file in librdkafka's format: `key=value` lines; blank lines and lines
+/// starting with `#` are skipped; spaces around the key are trimmed, the value kept as written.
+pub fn read_properties_file(path: &Path) -> Result<Properties, PropertyError> {
+    let text = std::fs::read_to_string(path).map_err(|source| PropertyError::File {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut properties = Properties::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim_start();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (key, value) = parse_property(line).map_err(|_| PropertyError::FileLine {
+            path: path.to_owned(),
+            line: number + 1,
+        })?;
+        properties.set(key, value.trim_end_matches('\r'));
+    }
+    Ok(properties)
+}
+
+/// The properties the environment `vars` give (see [`ENV_PREFIX`]), in name order.
+pub fn properties_from_env(vars: impl IntoIterator<Item = (String, String)>) -> Properties {
+    let mut found: Vec<(String, String)> = vars
+        .into_iter()
+        .filter_map(|(name, value)| {
+            let rest = name.strip_prefix(ENV_PREFIX)?;
+            (!rest.is_empty()).then(|| (rest.to_ascii_lowercase().replace('_', "."), value))
+        })
+        .collect();
+    found.sort();
+    found.into_iter().collect()
+}
+
+/// The user's properties in the order they take effect: the file, then the environment, then
+/// the `-X` flags (the last given wins, as in kcat).
+pub fn user_properties(
+    file: Option<&Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+    flags: &[String],
+) -> Result<Properties, PropertyError> {
+    let file = match file {
+        Some(path) => read_properties_file(path)?,
+        None => Properties::new(),
+    };
+    Ok(file
+        .then(&properties_from_env(env))
+        .then(&parse_properties(flags)?))
 }
 
 /// `key=value`, as `-X` takes it (the key is trimmed, the value kept as given).
@@ -159,8 +225,8 @@ mod tests {
     #[test]
     fn parsing() {
         assert_eq!(
-            parse_property(" acks =all=1"),
-            Ok(("acks".to_owned(), "all=1".to_owned()))
+            parse_property(" acks =all=1").unwrap(),
+            ("acks".to_owned(), "all=1".to_owned())
         );
         assert!(parse_property("=x").is_err());
         let err = parse_property("sasl.password:hunter2")
@@ -180,6 +246,36 @@ mod tests {
             parse_properties(&given[..1]).unwrap().get("acks"),
             Some("all")
         );
+    }
+
+    #[test]
+    fn a_file_then_the_environment_then_the_flags() {
+        let dir = std::env::temp_dir().join(format!("tweetflow-props-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("client.properties");
+        std::fs::write(
+            &file,
+            "# kcat -F format\n\nsecurity.protocol=SASL_SSL\r\n sasl.password=from-file\nacks=1\n",
+        )
+        .unwrap();
+        let env = [
+            (
+                "TWEETFLOW_KAFKA_SASL_PASSWORD".to_owned(),
+                "from-env".to_owned(),
+            ),
+            ("TWEETFLOW_KAFKA_".to_owned(), "ignored".to_owned()),
+            ("HOME".to_owned(), "/root".to_owned()),
+        ];
+        let props = user_properties(Some(&file), env, &["acks=all".to_owned()]).unwrap();
+        assert_eq!(props.get("security.protocol"), Some("SASL_SSL"));
+        assert_eq!(props.get("sasl.password"), Some("from-env"));
+        assert_eq!(props.get("acks"), Some("all"));
+        assert_eq!(props.iter().count(), 5, "file 3, environment 1, flags 1");
+
+        std::fs::write(&file, "sasl.password hunter2\n").unwrap();
+        let err = read_properties_file(&file).unwrap_err().to_string();
+        assert!(err.contains("line 1") && !err.contains("hunter2"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -253,8 +253,7 @@ pub fn keys_between(
         let end = match ends[partition as usize] {
             Some(end) => end,
             None => {
-                consumer
-                    .fetch_watermarks(topic, partition, TIMEOUT)
+                crate::watermarks(&consumer, topic, partition, TIMEOUT)
                     .map_err(|e| failed("reading the offsets", e))?
                     .1
             }
@@ -295,8 +294,7 @@ pub fn high_watermark(
         &client_config(brokers, &defaults, properties),
         ReportingContext::new(Diagnostics::default()),
     )?;
-    consumer
-        .fetch_watermarks(topic, partition, TIMEOUT)
+    crate::watermarks(&consumer, topic, partition, TIMEOUT)
         .map(|(_, high)| high)
         .map_err(|source| ClientError::Request {
             what: format!("reading the offsets of {topic}/{partition}"),

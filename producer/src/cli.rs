@@ -12,7 +12,7 @@ use tweet_producer::resume::Resume;
 use tweet_producer::run::Job;
 use tweet_producer::stream::{Api, Recover, StreamConfig};
 use tweet_producer::writer::KafkaTarget;
-use tweetflow_kafka::parse_properties;
+use tweetflow_kafka::user_properties;
 
 #[derive(Parser)]
 #[command(name = "tweet-producer", version, about, long_about = None)]
@@ -47,9 +47,15 @@ struct KafkaArgs {
     /// Replication factor of the topic when it is created.
     #[arg(long, default_value_t = 1)]
     replication: i32,
-    /// A librdkafka property applied last (SASL/SSL, tuning), e.g. -X security.protocol=SASL_SSL.
+    /// A librdkafka property applied last (tuning; put secrets in -F or the environment, which
+    /// other users of the machine cannot read), e.g. -X compression.type=zstd.
     #[arg(short = 'X', value_name = "KEY=VALUE")]
     properties: Vec<String>,
+    /// librdkafka properties from a file (key=value lines, # comments, as kcat -F), e.g. for
+    /// SASL/SSL; then TWEETFLOW_KAFKA_* variables (TWEETFLOW_KAFKA_SASL_PASSWORD is
+    /// sasl.password), then -X.
+    #[arg(short = 'F', long = "kafka-config", value_name = "FILE")]
+    kafka_config: Option<PathBuf>,
     /// Keep messages that are not tweets, and tweets Kafka refused, here (JSON Lines: source,
     /// position, class, reason, raw, and the key of refused tweets).
     #[arg(long, value_name = "PATH")]
@@ -73,7 +79,11 @@ impl KafkaArgs {
             topic: self.topic.clone(),
             partitions: self.partitions,
             replication: self.replication,
-            properties: parse_properties(&self.properties)?,
+            properties: user_properties(
+                self.kafka_config.as_deref(),
+                std::env::vars(),
+                &self.properties,
+            )?,
             dead_letter: self.dead_letter.clone(),
             max_future_ms: self.max_future,
             resume: None,
@@ -307,11 +317,12 @@ impl Cli {
                 match (&args.out, &args.kafka.brokers) {
                     (Some(_), None)
                         if !args.kafka.properties.is_empty()
+                            || args.kafka.kafka_config.is_some()
                             || args.kafka.dead_letter.is_some()
                             || args.resume.resume.is_some() =>
                     {
                         bail!(
-                            "-X, --dead-letter and --resume need --brokers (generate --out writes a file)"
+                            "-X, -F, --dead-letter and --resume need --brokers (generate --out writes a file)"
                         )
                     }
                     (Some(out), None) => Job::GenerateFile {

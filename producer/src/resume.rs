@@ -104,11 +104,12 @@ pub fn last_progress(
     name: &str,
 ) -> Result<Option<Progress>, ClientError> {
     let consumer = committed_reader(brokers, "tweetflow-producer-progress", properties)?;
-    let (low, _) = rdkafka::consumer::Consumer::fetch_watermarks(&consumer, topic, 0, TIMEOUT)
-        .map_err(|source| ClientError::Request {
+    let (low, _) = tweetflow_kafka::watermarks(&consumer, topic, 0, TIMEOUT).map_err(|source| {
+        ClientError::Request {
             what: format!("reading the offsets of progress topic {topic}"),
             source,
-        })?;
+        }
+    })?;
     // Up to the end of the log, not to the last stable offset: another job's open transaction
     // (a run killed a moment ago) would hide this job's later progress behind it until the
     // broker aborts it, and an older progress would send committed tweets again.

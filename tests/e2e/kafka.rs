@@ -928,3 +928,22 @@ fn a_recovery_writes_the_tweets_of_its_period_the_topic_lacks_once() {
         .expect("a stream request");
     assert!(asked.query_param("start_time").is_some() && asked.query_param("end_time").is_some());
 }
+
+#[test]
+fn topics_compressed_by_other_clients_with_zstd_or_snappy_are_read() {
+    // Issue 12: librdkafka was built without zstd, so a topic written by another client with
+    // compression.type=zstd could not be read.
+    let tweets = messages(&fixture("tweets-v1.jsonl"));
+    let (want, _) = reference::run_lines(std::slice::from_ref(&tweets), Params::defaults(600_000));
+    for codec in ["zstd", "snappy", "gzip"] {
+        let topic = empty_topic(&format!("codec-{codec}"), 1);
+        let producer: BaseProducer = ClientConfig::new()
+            .set("bootstrap.servers", brokers())
+            .set("compression.type", codec)
+            .create()
+            .expect("producer");
+        send_to(&producer, &topic, 0, &tweets);
+        let (got, stderr) = bounded(&topic, 1, 1, &[]);
+        assert_eq!(got, want, "{codec}: {stderr}");
+    }
+}

@@ -238,3 +238,25 @@ pub fn committed_on(brokers: &str, topic: &str) -> Vec<String> {
         .map(|r| String::from_utf8(r.value).unwrap())
         .collect()
 }
+
+/// The shared broker's secured listeners (`scripts/test.sh` starts it with `--tls`).
+pub struct Tls {
+    /// `KAFKA_TLS_DIR`: the CA and the client properties files `ssl.properties` and
+    /// `sasl_ssl.properties`.
+    pub dir: std::path::PathBuf,
+    pub ssl_brokers: String,
+    pub sasl_brokers: String,
+}
+
+pub fn tls() -> Tls {
+    let var = |name: &str| {
+        std::env::var(name).unwrap_or_else(|_| {
+            panic!("{name} is not set: these tests need the broker's TLS listeners; run scripts/test.sh, which starts them")
+        })
+    };
+    Tls {
+        dir: var("KAFKA_TLS_DIR").into(),
+        ssl_brokers: var("KAFKA_SSL_BROKERS"),
+        sasl_brokers: var("KAFKA_SASL_BROKERS"),
+    }
+}

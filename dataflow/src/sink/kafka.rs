@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::Message;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::BaseConsumer;
 use rdkafka::producer::{BaseRecord, ThreadedProducer};
 use tweetflow_kafka::{
     ClientError, Deliveries, DeliveryContext, Diagnostics, ReportingContext, Sent, TIMEOUT,
@@ -167,12 +167,12 @@ fn partition_ends(
         .map_or(0, |t| t.partitions().len() as i32);
     (0..partitions)
         .map(|partition| {
-            consumer
-                .fetch_watermarks(topic, partition, TIMEOUT)
-                .map_err(|source| ClientError::Request {
+            tweetflow_kafka::watermarks(consumer, topic, partition, TIMEOUT).map_err(|source| {
+                ClientError::Request {
                     what: format!("reading the offsets of output topic {topic}"),
                     source,
-                })
+                }
+            })
         })
         .collect()
 }

@@ -172,13 +172,14 @@ impl KafkaInput {
         let consumer = Arc::new(self.consumer()?);
         let mut starts = Vec::with_capacity(partitions.len());
         for &partition in partitions {
-            let (low, high) = consumer
-                .fetch_watermarks(&self.topic, partition, TIMEOUT)
-                .map_err(|source| KafkaSourceError::Watermarks {
-                    topic: self.topic.clone(),
-                    partition,
-                    source,
-                })?;
+            let (low, high) =
+                tweetflow_kafka::watermarks(&consumer, &self.topic, partition, TIMEOUT).map_err(
+                    |source| KafkaSourceError::Watermarks {
+                        topic: self.topic.clone(),
+                        partition,
+                        source,
+                    },
+                )?;
             tracing::debug!(topic = %self.topic, partition, low, high, "watermarks");
             let start = match (resumed.get(&partition), self.start) {
                 (Some(&at), _) if at < low => {
