@@ -42,9 +42,22 @@ pub struct Args {
     #[arg(long)]
     bounded: bool,
 
-    /// Where to start reading the topic.
-    #[arg(long, value_enum, default_value_t = StartFlag::Earliest)]
-    start: StartFlag,
+    /// Where a run without a checkpoint starts reading: earliest, latest, committed (the
+    /// --group-id's offsets; partitions without one from the earliest), or an RFC 3339 time (the
+    /// first record whose timestamp, the tweet's event time, is at or after it; partitions
+    /// without one from their end).
+    #[arg(
+        long,
+        default_value = "earliest",
+        value_name = "earliest|latest|committed|TIME"
+    )]
+    start: String,
+
+    /// Commit each checkpoint's offsets to this consumer group (never joined: partitions stay
+    /// manually assigned), so that kafka-consumer-groups.sh and lag dashboards see the job; and
+    /// the group --start committed reads. Needs --checkpoint for commits.
+    #[arg(long, value_name = "GROUP")]
+    group_id: Option<String>,
 
     /// A partition with nothing to read for this long stops holding back the windows (unbounded
     /// runs); it rejoins when data arrives.
@@ -181,12 +194,6 @@ pub struct Args {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum StartFlag {
-    Earliest,
-    Latest,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum FormatFlag {
     /// A readable block per window.
     Table,
@@ -230,6 +237,11 @@ impl Args {
                 interval: Duration::from_millis(interval.unwrap_or(self.slide)),
             }),
         };
+        if self.group_id.is_some() && self.checkpoint.is_none() {
+            tracing::warn!(
+                "--group-id without --checkpoint commits nothing: the committed offsets are the checkpoints'"
+            );
+        }
         let common = user_properties(
             self.kafka_config.as_deref(),
             std::env::vars(),
@@ -255,6 +267,7 @@ impl Args {
                     ("-F", self.kafka_config.is_some()),
                     ("--consumer-config", self.consumer_config.is_some()),
                     ("--producer-config", self.producer_config.is_some()),
+                    ("--group-id", self.group_id.is_some()),
                     ("--consumer-property", !self.consumer_properties.is_empty()),
                     ("--producer-property", !self.producer_properties.is_empty()),
                 ] {
@@ -274,13 +287,24 @@ impl Args {
                 let kafka = KafkaInput {
                     brokers: brokers.clone(),
                     topic: self.topic.clone(),
-                    start: match self.start {
-                        StartFlag::Earliest => Start::Earliest,
-                        StartFlag::Latest => Start::Latest,
+                    start: match self.start.as_str() {
+                        "earliest" => Start::Earliest,
+                        "latest" => Start::Latest,
+                        "committed" if self.group_id.is_none() => {
+                            bail!("--start committed needs --group-id: whose offsets?")
+                        }
+                        "committed" => Start::Committed,
+                        time => match tweet::time::parse_rfc3339(time) {
+                            Some(ms) => Start::At(ms as i64),
+                            None => bail!(
+                                "--start {time:?}: earliest, latest, committed or an RFC 3339 time such as 2016-12-04T02:07:40Z"
+                            ),
+                        },
                     },
                     bounded: self.bounded,
                     properties: common.then(&consumer),
                     discovery_interval: Duration::from_millis(self.discovery_interval),
+                    group_id: self.group_id.clone(),
                 };
                 (Input::Kafka(kafka), idle)
             }

@@ -43,6 +43,8 @@ pub enum RunError {
     Kafka(#[from] KafkaSourceError),
     #[error(transparent)]
     Cluster(#[from] ClusterError),
+    #[error("the consumer group of --group-id: {0}")]
+    Group(Box<ClientError>),
     #[error("output topic {topic}: {source}")]
     OutputTopic {
         topic: String,
@@ -397,6 +399,21 @@ pub fn run(config: Config, shutdown: Shutdown) -> Result<Option<Summary>, RunErr
                     };
                     Checkpoint::new(checkpoint_job(&config), topic)
                 }),
+                group: match &config.input {
+                    Input::Kafka(k) => match &k.group_id {
+                        Some(group) => Some(
+                            tweetflow_kafka::GroupOffsets::new(
+                                &k.brokers,
+                                &k.properties,
+                                group,
+                                &k.topic,
+                            )
+                            .map_err(|source| RunError::Group(Box::new(source)))?,
+                        ),
+                        None => None,
+                    },
+                    Input::Files(_) => None,
+                },
             }),
             _ => None,
         };

@@ -8,6 +8,7 @@ mod admin;
 mod client;
 pub mod crash;
 mod delivery;
+mod group;
 mod properties;
 mod transaction;
 
@@ -19,6 +20,7 @@ pub use client::{
 pub use delivery::{
     Deliveries, DeliveryContext, Sent, Settled, Undelivered, finish, producer, send,
 };
+pub use group::GroupOffsets;
 pub use properties::{
     ENV_PREFIX, Properties, PropertyError, is_sensitive, parse_properties, parse_property,
     properties_from_env, read_properties_file, user_properties,

@@ -947,3 +947,127 @@ fn topics_compressed_by_other_clients_with_zstd_or_snappy_are_read() {
         assert_eq!(got, want, "{codec}: {stderr}");
     }
 }
+
+/// The tweets a run counted, from its `--summary` file.
+fn summary_tweets(path: &std::path::Path) -> u64 {
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    summary["tweets"].as_u64().unwrap()
+}
+
+/// Replays `lines` into `topic` with the producer (record timestamps = event times).
+fn replay_lines(topic: &str, lines: &[Vec<u8>], partitions: u32) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("in.jsonl");
+    tweetflow_tests::inputs::write_lines(&file, lines);
+    run(
+        "tweet-producer",
+        &[
+            "replay".into(),
+            file.display().to_string(),
+            "--brokers".into(),
+            brokers(),
+            "--topic".into(),
+            topic.to_owned(),
+            "--partitions".into(),
+            partitions.to_string(),
+        ],
+    );
+}
+
+#[test]
+fn a_group_id_commits_the_checkpoints_offsets_and_start_committed_goes_on_there() {
+    // Issue 12: nothing was committed, so lag tools saw nothing, and a run could only start at
+    // earliest or latest.
+    let topic = topic("group");
+    let base = 1_480_817_220_000;
+    let first: Vec<Vec<u8>> = (0..300)
+        .map(|i| v1_line(i, base + i * 100, "Lyon"))
+        .collect();
+    replay_lines(&topic, &first, 2);
+    let group = format!("{topic}-group");
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = dir.path().join("ckpt");
+    let summary = dir.path().join("summary.json");
+    let common = [
+        "--brokers".to_owned(),
+        brokers(),
+        "--topic".to_owned(),
+        topic.clone(),
+        "--bounded".to_owned(),
+        "--group-id".to_owned(),
+        group.clone(),
+        "--summary".to_owned(),
+        summary.display().to_string(),
+        "--format".to_owned(),
+        "jsonl".to_owned(),
+    ];
+    let mut args = common.to_vec();
+    args.extend(["--checkpoint".to_owned(), ckpt.display().to_string()]);
+    run("tweet-dataflow", &args);
+    assert_eq!(summary_tweets(&summary), 300);
+
+    // What kafka-consumer-groups.sh and lag dashboards read: the group's committed offsets.
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("group.id", &group)
+        .create()
+        .unwrap();
+    let mut list = rdkafka::TopicPartitionList::new();
+    list.add_partition(&topic, 0);
+    list.add_partition(&topic, 1);
+    let committed = consumer
+        .committed_offsets(list, Duration::from_secs(10))
+        .unwrap();
+    for p in 0..2 {
+        let (_, high) = consumer
+            .fetch_watermarks(&topic, p, Duration::from_secs(10))
+            .unwrap();
+        let at = committed.find_partition(&topic, p).unwrap().offset();
+        assert_eq!(at, rdkafka::Offset::Offset(high), "partition {p}: lag 0");
+    }
+
+    // More tweets; a run from the committed offsets reads only those.
+    let more: Vec<Vec<u8>> = (300..420)
+        .map(|i| v1_line(i, base + i * 100, "Paris"))
+        .collect();
+    replay_lines(&topic, &more, 2);
+    let mut args = common.to_vec();
+    args.extend(["--start".to_owned(), "committed".to_owned()]);
+    run("tweet-dataflow", &args);
+    assert_eq!(
+        summary_tweets(&summary),
+        120,
+        "only what came after the commit"
+    );
+}
+
+#[test]
+fn start_at_a_time_begins_with_the_first_tweet_at_or_after_it() {
+    let topic = topic("start-time");
+    let base = 1_480_817_220_000;
+    let lines: Vec<Vec<u8>> = (0..100)
+        .map(|i| v1_line(i, base + i * 1000, "Lyon"))
+        .collect();
+    replay_lines(&topic, &lines, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.json");
+    let at = chrono::DateTime::from_timestamp_millis(base as i64 + 40_000)
+        .unwrap()
+        .to_rfc3339();
+    run(
+        "tweet-dataflow",
+        &[
+            "--brokers".into(),
+            brokers(),
+            "--topic".into(),
+            topic.clone(),
+            "--bounded".into(),
+            "--start".into(),
+            at,
+            "--summary".into(),
+            summary.display().to_string(),
+        ],
+    );
+    assert_eq!(summary_tweets(&summary), 60, "tweets 40..100");
+}

@@ -37,6 +37,8 @@ pub(crate) struct Checkpointing {
     pub every: u64,
     /// The checkpoint resumed from, or an empty one naming the job.
     pub base: Checkpoint,
+    /// `--group-id`: each checkpoint's offsets are committed there too, for lag tools.
+    pub group: Option<tweetflow_kafka::GroupOffsets>,
 }
 
 /// What worker 0's sink did, read by the driver once the dataflow completes.
@@ -300,6 +302,18 @@ impl Sink {
                 committed.checkpoints += 1;
                 committed.checkpoint_bytes += bytes;
                 committed.checkpoint_time += took;
+                // After the checkpoint, so the group never runs ahead of what a restart resumes
+                // from; advisory (lag tools), so a failure is only logged.
+                if let Some(group) = &config.group {
+                    let offsets: Vec<(i32, i64)> = checkpoint
+                        .partitions
+                        .iter()
+                        .map(|p| (p.partition, p.next_offset))
+                        .collect();
+                    if let Err(error) = group.commit(&offsets) {
+                        tracing::warn!(%error, "cannot commit the checkpoint's offsets to the consumer group");
+                    }
+                }
             }
             Err(e) => {
                 tracing::error!(error = %e, "cannot write a checkpoint; stopping");

@@ -56,11 +56,17 @@ pub enum KafkaSourceError {
     },
 }
 
-/// Where an unbounded run starts reading.
+/// Where a run without a checkpoint starts reading.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Start {
     Earliest,
     Latest,
+    /// The consumer group's committed offsets (`group_id`); a partition without one starts at
+    /// its earliest offset.
+    Committed,
+    /// The first record whose timestamp (the tweet's event time, as the producer writes it) is at
+    /// or after this many ms since the epoch; a partition without one starts at its end.
+    At(i64),
 }
 
 #[derive(Clone, Debug)]
@@ -74,6 +80,9 @@ pub struct KafkaInput {
     pub properties: Properties,
     /// How often an unbounded run looks for partitions added to the topic.
     pub discovery_interval: Duration,
+    /// The consumer group whose offsets `Start::Committed` reads and checkpoints commit (so that
+    /// lag tools see the job); partitions stay manually assigned, the group is never joined.
+    pub group_id: Option<String>,
 }
 
 type Consumer_ = BaseConsumer<ReportingContext>;
@@ -83,8 +92,13 @@ impl KafkaInput {
         let fetch_max = (2 * MAX_MESSAGE_BYTES).to_string();
         let receive_max = (2 * MAX_MESSAGE_BYTES + 1024).to_string();
         let defaults = [
-            // Required by librdkafka even with manual assignment; nothing is ever committed.
-            ("group.id", "tweetflow-dataflow".to_owned()),
+            // Required by librdkafka even with manual assignment; commits are explicit (checkpoints).
+            (
+                "group.id",
+                self.group_id
+                    .clone()
+                    .unwrap_or_else(|| "tweetflow-dataflow".to_owned()),
+            ),
             ("enable.auto.commit", "false".to_owned()),
             ("enable.auto.offset.store", "false".to_owned()),
             ("enable.partition.eof", "false".to_owned()),
@@ -170,6 +184,11 @@ impl KafkaInput {
             return Ok(Vec::new());
         }
         let consumer = Arc::new(self.consumer()?);
+        let chosen = if resumed.is_empty() {
+            self.chosen_starts(&consumer, partitions)?
+        } else {
+            HashMap::new()
+        };
         let mut starts = Vec::with_capacity(partitions.len());
         for &partition in partitions {
             let (low, high) =
@@ -198,6 +217,16 @@ impl KafkaInput {
                 (None, _) if !resumed.is_empty() => low,
                 (None, Start::Earliest) => low,
                 (None, Start::Latest) => high,
+                (None, Start::Committed) => match chosen.get(&partition) {
+                    Some(&at) => at.clamp(low, high),
+                    None => {
+                        tracing::info!(topic = %self.topic, partition, "no committed offset: from the earliest");
+                        low
+                    }
+                },
+                (None, Start::At(_)) => chosen
+                    .get(&partition)
+                    .map_or(high, |&at| at.clamp(low, high)),
             };
             starts.push((
                 partition,
@@ -206,6 +235,42 @@ impl KafkaInput {
             ));
         }
         self.assign(&consumer, &starts, false)
+    }
+
+    /// The offsets `--start committed` or `--start TIME` resolve to, for the partitions that have
+    /// one.
+    fn chosen_starts(
+        &self,
+        consumer: &Consumer_,
+        partitions: &[i32],
+    ) -> Result<HashMap<i32, i64>, KafkaSourceError> {
+        let asked = match self.start {
+            Start::Committed => Offset::Invalid,
+            Start::At(ms) => Offset::Offset(ms),
+            Start::Earliest | Start::Latest => return Ok(HashMap::new()),
+        };
+        let assign_error = |source| KafkaSourceError::Assign {
+            topic: self.topic.clone(),
+            source,
+        };
+        let mut list = TopicPartitionList::new();
+        for &partition in partitions {
+            list.add_partition_offset(&self.topic, partition, asked)
+                .map_err(assign_error)?;
+        }
+        let found = match self.start {
+            Start::Committed => consumer.committed_offsets(list, TIMEOUT),
+            _ => consumer.offsets_for_times(list, TIMEOUT),
+        }
+        .map_err(assign_error)?;
+        Ok(found
+            .elements_for_topic(&self.topic)
+            .iter()
+            .filter_map(|e| match e.offset() {
+                Offset::Offset(at) if e.error().is_ok() => Some((e.partition(), at)),
+                _ => None,
+            })
+            .collect())
     }
 
     /// Assigns `(partition, start, end)` on `consumer` (added to what it has when `incremental`)
