@@ -14,10 +14,22 @@ use tweet_dataflow::{
 };
 use tweetflow_kafka::user_properties;
 
+/// The exit statuses, the same in both binaries.
+const EXIT_STATUS: &str = "Exit status: 0 done; 1 failure (the error says why); 2 bad flags or a usage error found after parsing; 130 a second SIGINT/SIGTERM while the first one's flush or checkpoint runs.";
+
 /// Windowed tweet analytics: tweets per location and retweet-weighted mentions, per sliding window.
 #[derive(Debug, Parser)]
-#[command(name = "tweet-dataflow", version)]
+#[command(name = "tweet-dataflow", version, after_help = EXIT_STATUS)]
 pub struct Args {
+    /// Print a completion script for this shell and exit (e.g. `tweet-dataflow --completions
+    /// bash > /etc/bash_completion.d/tweet-dataflow`).
+    #[arg(long, value_name = "SHELL", exclusive = true)]
+    completions: Option<clap_complete::Shell>,
+
+    /// Print the manual page (roff) and exit (e.g. `tweet-dataflow --man > tweet-dataflow.1`).
+    #[arg(long, exclusive = true)]
+    man: bool,
+
     /// Input file (JSON Lines; `.gz` is decompressed). Repeatable; the files are split across all
     /// workers. Not with --brokers.
     #[arg(
@@ -31,11 +43,11 @@ pub struct Args {
 
     /// Read the topic from these Kafka brokers instead of files; worker i owns the partitions p
     /// with p % workers == i.
-    #[arg(long, value_name = "HOST:PORT[,…]")]
+    #[arg(long, short = 'b', value_name = "HOST:PORT[,…]")]
     brokers: Option<String>,
 
     /// Kafka topic of raw tweets.
-    #[arg(long, default_value = "tweets")]
+    #[arg(long, short = 't', default_value = "tweets")]
     topic: String,
 
     /// Read every partition up to the end seen at start, write all windows and exit.
@@ -221,6 +233,36 @@ fn window_error(e: WindowError) -> anyhow::Error {
     })
 }
 
+/// What `--completions` and `--man` ask for, done before anything else.
+pub enum Generated {
+    Completions(clap_complete::Shell),
+    Man,
+}
+
+impl Args {
+    /// `--completions SHELL` or `--man`, when given.
+    pub fn generated(&self) -> Option<Generated> {
+        match (self.completions, self.man) {
+            (Some(shell), _) => Some(Generated::Completions(shell)),
+            (None, true) => Some(Generated::Man),
+            (None, false) => None,
+        }
+    }
+}
+
+/// Writes the completion script or the manual page, generated from these flags, to `out`.
+pub fn generate(what: Generated, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    let mut command = Args::command();
+    match what {
+        Generated::Completions(shell) => {
+            clap_complete::generate(shell, &mut command, "tweet-dataflow", out);
+            Ok(())
+        }
+        Generated::Man => clap_mangen::Man::new(command).render(out),
+    }
+}
+
 impl Args {
     /// Validates the flags into a run configuration; every error here is a usage error.
     pub fn into_config(self) -> Result<Config> {
@@ -399,6 +441,53 @@ mod tests {
         argv.extend_from_slice(extra);
         let args = Args::try_parse_from(argv).map_err(|e| e.to_string())?;
         args.into_config().map_err(|e| format!("{e:#}"))
+    }
+
+    #[test]
+    fn kafka_flags_have_kcat_short_forms_and_start_takes_a_time() {
+        let argv = [
+            "tweet-dataflow",
+            "-b",
+            "k:9092",
+            "-t",
+            "raw",
+            "--start",
+            "2016-12-04T02:08:00Z",
+        ];
+        let config = Args::try_parse_from(argv).unwrap().into_config().unwrap();
+        let Input::Kafka(kafka) = config.input else {
+            panic!("Kafka input")
+        };
+        assert_eq!(
+            (kafka.brokers.as_str(), kafka.topic.as_str()),
+            ("k:9092", "raw")
+        );
+        assert_eq!(kafka.start, Start::At(1_480_817_280_000));
+        let argv = ["tweet-dataflow", "-b", "k:9092", "--start", "committed"];
+        let err = Args::try_parse_from(argv)
+            .unwrap()
+            .into_config()
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("needs --group-id"), "{err:#}");
+        let argv = ["tweet-dataflow", "-b", "k:9092", "--start", "yesterday"];
+        assert!(Args::try_parse_from(argv).unwrap().into_config().is_err());
+    }
+
+    #[test]
+    fn completions_and_the_manual_come_from_the_flags() {
+        let mut out = Vec::new();
+        generate(Generated::Completions(clap_complete::Shell::Bash), &mut out).unwrap();
+        let script = String::from_utf8(out).unwrap();
+        assert!(script.contains("--checkpoint") && script.contains("tweet-dataflow"));
+        let mut out = Vec::new();
+        generate(Generated::Man, &mut out).unwrap();
+        let page = String::from_utf8(out).unwrap();
+        assert!(page.contains(".TH tweet-dataflow 1") && page.contains("Exit status"));
+        let args = Args::try_parse_from(["tweet-dataflow", "--man"]).unwrap();
+        assert!(
+            matches!(args.generated(), Some(Generated::Man)),
+            "no input needed"
+        );
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! `tweet-dataflow`: parse flags, run, report. Exit codes: 0 done, 1 failure, 2 bad flags.
+//! `tweet-dataflow`: parse flags, run, report. Exit codes: 0 done, 1 failure, 2 bad flags,
+//! 130 a second interrupt (also in `--help`).
 
 mod cli;
 
@@ -9,6 +10,16 @@ use tweet_dataflow::{Shutdown, run};
 
 fn main() -> ExitCode {
     let args = cli::Args::parse();
+    if let Some(what) = args.generated() {
+        return match cli::generate(what, &mut std::io::stdout().lock()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(

@@ -14,8 +14,11 @@ use tweet_producer::stream::{Api, Recover, StreamConfig};
 use tweet_producer::writer::KafkaTarget;
 use tweetflow_kafka::user_properties;
 
+/// The exit statuses, the same in both binaries.
+const EXIT_STATUS: &str = "Exit status: 0 done; 1 failure (the error says why); 2 bad flags or a usage error found after parsing; 130 a second SIGINT/SIGTERM while the first one's flush or checkpoint runs.";
+
 #[derive(Parser)]
-#[command(name = "tweet-producer", version, about, long_about = None)]
+#[command(name = "tweet-producer", version, about, long_about = None, after_help = EXIT_STATUS)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -30,16 +33,21 @@ enum Command {
     /// Stream live tweets matching --track from X's API into a Kafka topic, until interrupted.
     /// Credentials come from the environment or a .env file (see README, "Live tweets").
     Stream(StreamArgs),
+    /// Print a completion script for SHELL (e.g. `tweet-producer completions bash >
+    /// /etc/bash_completion.d/tweet-producer`).
+    Completions { shell: clap_complete::Shell },
+    /// Print the manual page (roff), e.g. `tweet-producer man > tweet-producer.1`.
+    Man,
 }
 
 /// Where tweets go in Kafka (CONTRACT section 5).
 #[derive(Args)]
 struct KafkaArgs {
     /// Kafka bootstrap servers, e.g. 127.0.0.1:9092.
-    #[arg(long, value_name = "HOST:PORT[,…]")]
+    #[arg(long, short = 'b', value_name = "HOST:PORT[,…]")]
     brokers: Option<String>,
     /// Topic to write; created when missing.
-    #[arg(long, default_value = "tweets")]
+    #[arg(long, short = 't', default_value = "tweets")]
     topic: String,
     /// Partitions of the topic when it is created.
     #[arg(long, default_value_t = 4)]
@@ -306,12 +314,28 @@ pub enum Plan {
     Run(Job),
     /// `stream --dry-run`: show the rule change (v2) or the request (v1).
     DryRun(StreamConfig),
+    /// `completions SHELL` or `man`: text generated from these flags.
+    Generated(String),
+}
+
+/// The completion script for `shell`, or the manual page, generated from the flags.
+fn generated(shell: Option<clap_complete::Shell>) -> Result<String> {
+    use clap::CommandFactory;
+    let mut command = Cli::command();
+    let mut out = Vec::new();
+    match shell {
+        Some(shell) => clap_complete::generate(shell, &mut command, "tweet-producer", &mut out),
+        None => clap_mangen::Man::new(command).render(&mut out)?,
+    }
+    Ok(String::from_utf8(out)?)
 }
 
 impl Cli {
     /// Validates the flags; every error here is a usage error.
     pub fn plan(self) -> Result<Plan> {
         Ok(Plan::Run(match self.command {
+            Command::Completions { shell } => return Ok(Plan::Generated(generated(Some(shell))?)),
+            Command::Man => return Ok(Plan::Generated(generated(None)?)),
             Command::Generate(args) => {
                 let config = args.config()?;
                 match (&args.out, &args.kafka.brokers) {
@@ -434,6 +458,41 @@ mod tests {
         let mut argv = vec!["tweet-producer", "replay", file, "--brokers", "b:1"];
         argv.extend(["--rate", "0.5"]);
         assert!(plan(&argv).is_ok());
+    }
+
+    #[test]
+    fn kafka_flags_have_kcat_short_forms() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.jsonl");
+        std::fs::write(&file, "").unwrap();
+        let argv = [
+            "tweet-producer",
+            "replay",
+            file.to_str().unwrap(),
+            "-b",
+            "k:1",
+            "-t",
+            "raw",
+        ];
+        let Ok(Plan::Run(Job::Replay { target, .. })) = plan(&argv) else {
+            panic!("a replay")
+        };
+        assert_eq!(
+            (target.brokers.as_str(), target.topic.as_str()),
+            ("k:1", "raw")
+        );
+    }
+
+    #[test]
+    fn completions_and_the_manual_come_from_the_flags() {
+        let Ok(Plan::Generated(script)) = plan(&["tweet-producer", "completions", "bash"]) else {
+            panic!("a script")
+        };
+        assert!(script.contains("--resume") && script.contains("tweet-producer"));
+        let Ok(Plan::Generated(page)) = plan(&["tweet-producer", "man"]) else {
+            panic!("a page")
+        };
+        assert!(page.contains(".TH tweet-producer 1") && page.contains("Exit status"));
     }
 
     #[test]

@@ -30,6 +30,13 @@ fn main() -> ExitCode {
         cli::Plan::DryRun(config) => stream::dry_run(&config)
             .map(|text| print!("{text}"))
             .map_err(anyhow::Error::from),
+        cli::Plan::Generated(text) => {
+            use std::io::Write;
+            match io::stdout().lock().write_all(text.as_bytes()) {
+                Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(e.into()),
+                _ => Ok(()),
+            }
+        }
         cli::Plan::Run(job) => match run::stop_on_signals() {
             Err(e) => Err(e.into()),
             Ok(stop) => {
