@@ -60,6 +60,18 @@ pub struct Delta {
     pub open: Vec<SlideState>,
 }
 
+/// The dead-letter topic at a checkpoint. It holds every letter before the cut; the letters at or
+/// after it that it holds already are those after `end` (committed after the checkpoint by a run
+/// that was then killed: letters go to the topic only up to the last barrier) and `pending`
+/// (committed so by an earlier run, and not yet read again by this one).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LetterTopicState {
+    /// Each partition's end, for `read_committed` readers, once this checkpoint committed.
+    pub end: Vec<i64>,
+    /// `(source, position)` of the letters of the second kind.
+    pub pending: Vec<(String, String)>,
+}
+
 /// A complete checkpoint of the whole job.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Checkpoint {
@@ -71,6 +83,9 @@ pub struct Checkpoint {
     /// Bytes of `--output` (window records) and `--dead-letter` written by then.
     pub output_bytes: u64,
     pub dead_letter_bytes: u64,
+    /// `--dead-letter-topic`: what a resumed run must not write there again.
+    #[serde(default)]
+    pub dead_letter_topic: Option<LetterTopicState>,
     /// Windows and dead letters written by then, for the summary.
     pub windows: u64,
     pub dead_letters: u64,
@@ -88,6 +103,7 @@ impl Checkpoint {
             complete_before: 0,
             output_bytes: 0,
             dead_letter_bytes: 0,
+            dead_letter_topic: None,
             windows: 0,
             dead_letters: 0,
             topic,
@@ -272,21 +288,31 @@ impl Store {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(CheckpointError::Write { path, source }),
         };
-        let start: OutputStart =
+        let starts: Vec<OutputStart> =
             serde_json::from_slice(&bytes).map_err(|e| CheckpointError::Corrupt {
                 path,
                 reason: e.to_string(),
             })?;
-        Ok((start.topic == topic).then_some(start.offsets))
+        Ok(starts
+            .into_iter()
+            .find(|start| start.topic == topic)
+            .map(|start| start.offsets))
     }
 
-    /// Records [`Self::output_start`]; call it before the first commit to the topic.
+    /// Records [`Self::output_start`] (the output topic's and the dead-letter topic's are kept
+    /// side by side); call it before the first commit to the topic.
     pub fn write_output_start(&self, topic: &str, offsets: &[i64]) -> Result<(), CheckpointError> {
-        let start = OutputStart {
+        let path = self.dir.join(OUTPUT_START);
+        let mut starts: Vec<OutputStart> = match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
+        starts.retain(|start| start.topic != topic);
+        starts.push(OutputStart {
             topic: topic.to_owned(),
             offsets: offsets.to_vec(),
-        };
-        let bytes = serde_json::to_vec(&start).expect("serialisable");
+        });
+        let bytes = serde_json::to_vec(&starts).expect("serialisable");
         self.replace(OUTPUT_START, &bytes, || {})
     }
 }

@@ -180,6 +180,13 @@ pub struct Args {
     #[arg(long, value_name = "PATH")]
     dead_letter: Option<PathBuf>,
 
+    /// Also write each dead letter to this Kafka topic, as Kafka Connect's dead-letter queues do:
+    /// the message as value, its key when known, class, reason, source and position in headers
+    /// (tweetflow.class…). Created when missing (one partition); with --checkpoint written in
+    /// transactions like --output-topic. Needs --brokers.
+    #[arg(long, value_name = "TOPIC")]
+    dead_letter_topic: Option<String>,
+
     /// Also write the end-of-run counters here, as JSON.
     #[arg(long, value_name = "PATH")]
     summary: Option<PathBuf>,
@@ -310,6 +317,7 @@ impl Args {
                     ("--consumer-config", self.consumer_config.is_some()),
                     ("--producer-config", self.producer_config.is_some()),
                     ("--group-id", self.group_id.is_some()),
+                    ("--dead-letter-topic", self.dead_letter_topic.is_some()),
                     ("--consumer-property", !self.consumer_properties.is_empty()),
                     ("--producer-property", !self.producer_properties.is_empty()),
                 ] {
@@ -372,6 +380,12 @@ impl Args {
                 }),
             },
             dead_letter: self.dead_letter,
+            dead_letter_topic: self.dead_letter_topic.map(|topic| OutputTopic {
+                topic,
+                properties: common.then(&producer),
+                partitions: 1,
+                replication: self.output_replication,
+            }),
             summary: self.summary,
             cluster,
             checkpoints,

@@ -100,6 +100,9 @@ pub struct Config {
     pub output: Output,
     pub output_topic: Option<OutputTopic>,
     pub dead_letter: Option<PathBuf>,
+    /// Dead letters to this Kafka topic as well (raw message as value, what went wrong in
+    /// headers). Kafka input only.
+    pub dead_letter_topic: Option<OutputTopic>,
     pub summary: Option<PathBuf>,
     pub cluster: Cluster,
     /// `None`: no checkpoints, every run starts afresh.
@@ -119,6 +122,7 @@ impl Config {
             output,
             output_topic: None,
             dead_letter: None,
+            dead_letter_topic: None,
             summary: None,
             cluster: Cluster::local(1),
             checkpoints: None,

@@ -25,7 +25,7 @@ use crate::shutdown::Shutdown;
 use crate::sink::commit::{Checkpointing, Committed, commit};
 use crate::sink::dead_letter::LetterSink;
 use crate::sink::file::{OutputFile, Stdout};
-use crate::sink::kafka::{Both, Delivery, KafkaRecords};
+use crate::sink::kafka::{Both, Delivery, KafkaLetters, KafkaRecords};
 use crate::sink::record::{JsonLines, RecordWriter, Table};
 use crate::sink::windows::WindowSink;
 use crate::source::file::{self, InputError, Split};
@@ -251,13 +251,50 @@ fn open_output(
                     }
                 })?;
             // Before anything is committed there: a restart then knows which windows are its own.
-            if let (Some(store), Some(offsets)) = (store, &records.started) {
+            if let (Some(store), Some(offsets)) = (store, records.started()) {
                 store.write_output_start(&out.topic, offsets)?;
             }
             Box::new(Both(primary, Box::new(records)))
         }
         _ => primary,
     })
+}
+
+/// The dead-letter topic of process 0 (`--dead-letter-topic`): transactional with checkpoints,
+/// like the output topic, under an id of its own.
+fn open_letter_topic(
+    config: &Config,
+    resume: Option<&Checkpoint>,
+    store: Option<&Store>,
+) -> Result<Option<KafkaLetters>, RunError> {
+    let (Some(out), Input::Kafka(kafka)) = (&config.dead_letter_topic, &config.input) else {
+        return Ok(None);
+    };
+    let delivery = match store {
+        Some(store) => Delivery::Transactional {
+            id: format!(
+                "tweetflow-{:016x}-{}-dead-letters",
+                cluster::job_fingerprint(&checkpoint_job(config)),
+                out.topic
+            ),
+            resuming: resume.is_some(),
+            started: store.output_start(&out.topic)?,
+        },
+        None => Delivery::Idempotent,
+    };
+    let resumed = resume.and_then(|c| c.dead_letter_topic.clone());
+    let letters =
+        KafkaLetters::connect(&kafka.brokers, out, delivery, resumed).map_err(|source| {
+            RunError::OutputTopic {
+                topic: out.topic.clone(),
+                source: Box::new(source),
+            }
+        })?;
+    // Before anything is committed there: a restart then knows which letters are its own.
+    if let (Some(store), Some(offsets)) = (store, letters.started()) {
+        store.write_output_start(&out.topic, offsets)?;
+    }
+    Ok(Some(letters))
 }
 
 /// What a checkpoint is of: a checkpoint of another topic or other windows is refused.
@@ -379,7 +416,7 @@ pub fn run(config: Config, shutdown: Shutdown) -> Result<Option<Summary>, RunErr
     };
     let sinks = if leader {
         let records = open_output(&config, results, resume.as_ref(), store.as_ref())?;
-        let letters = match &config.dead_letter {
+        let letter_file = match &config.dead_letter {
             Some(path) => Some(output_file(
                 "dead-letter file",
                 path,
@@ -387,6 +424,8 @@ pub fn run(config: Config, shutdown: Shutdown) -> Result<Option<Summary>, RunErr
             )?),
             None => None,
         };
+        let letter_topic = open_letter_topic(&config, resume.as_ref(), store.as_ref())?;
+        let letters = LetterSink::new(letter_file, letter_topic);
         let checkpoints = match (&config.checkpoints, store) {
             (Some(c), Some(store)) => Some(Checkpointing {
                 store,
@@ -487,7 +526,7 @@ pub fn run(config: Config, shutdown: Shutdown) -> Result<Option<Summary>, RunErr
                 let sinks = sinks.map(|(records, letters, checkpoints)| {
                     (
                         WindowSink::new(windows, records as Box<dyn RecordWriter>, skip_before),
-                        LetterSink::new(letters),
+                        letters,
                         checkpoints,
                     )
                 });

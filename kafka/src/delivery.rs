@@ -25,12 +25,19 @@ pub struct Undelivered {
     pub error: String,
 }
 
+/// Records sent with an opaque value at or above this are not the producer's own records (its
+/// tweets, its windows) but records beside them (dead letters for a topic, a progress record):
+/// they are counted apart, so that the delivery of the records proper stays exact.
+pub const SIDE: usize = 1 << 62;
+
 /// Delivery reports of one producer, counted from librdkafka's background thread.
 pub struct Deliveries {
     what: &'static str,
     keep: bool,
     delivered: AtomicU64,
     failed: AtomicU64,
+    /// Records beside the producer's own ([`SIDE`]) that failed.
+    side_failed: AtomicU64,
     first_failed: AtomicUsize,
     failures: Mutex<Vec<Undelivered>>,
     limit: Mutex<LogLimit>,
@@ -43,6 +50,7 @@ impl Deliveries {
             keep,
             delivered: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            side_failed: AtomicU64::new(0),
             first_failed: AtomicUsize::new(usize::MAX),
             failures: Mutex::new(Vec::new()),
             limit: Mutex::new(LogLimit::new()),
@@ -55,6 +63,11 @@ impl Deliveries {
 
     pub fn failed(&self) -> u64 {
         self.failed.load(Ordering::Relaxed)
+    }
+
+    /// Records beside the producer's own ([`SIDE`]) that Kafka refused.
+    pub fn side_failed(&self) -> u64 {
+        self.side_failed.load(Ordering::Relaxed)
     }
 
     /// The smallest sequence number of a failed record: every record before it that was sent is
@@ -118,6 +131,13 @@ impl ProducerContext for DeliveryContext {
     type DeliveryOpaque = usize;
 
     fn delivery(&self, result: &DeliveryResult<'_>, opaque: usize) {
+        if opaque >= SIDE {
+            if let Err((error, _)) = result {
+                self.deliveries.side_failed.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(%error, "a record beside the {}s (a dead letter, a progress record) was not delivered", self.deliveries.what);
+            }
+            return;
+        }
         match result {
             Ok(_) => {
                 self.deliveries.delivered.fetch_add(1, Ordering::Relaxed);

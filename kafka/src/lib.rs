@@ -7,6 +7,7 @@
 mod admin;
 mod client;
 pub mod crash;
+pub mod dead_letter;
 mod delivery;
 mod group;
 mod properties;
@@ -18,7 +19,7 @@ pub use client::{
     partition_count, watermarks,
 };
 pub use delivery::{
-    Deliveries, DeliveryContext, Sent, Settled, Undelivered, finish, producer, send,
+    Deliveries, DeliveryContext, SIDE, Sent, Settled, Undelivered, finish, producer, send,
 };
 pub use group::GroupOffsets;
 pub use properties::{

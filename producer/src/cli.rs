@@ -68,6 +68,12 @@ struct KafkaArgs {
     /// position, class, reason, raw, and the key of refused tweets).
     #[arg(long, value_name = "PATH")]
     dead_letter: Option<PathBuf>,
+    /// Also write dead letters to this Kafka topic, as Kafka Connect's dead-letter queues do: the
+    /// message as value, its key when known, class, reason, source and position in headers
+    /// (tweetflow.class…). Created when missing; under --resume in the same transactions as the
+    /// tweets.
+    #[arg(long, value_name = "TOPIC")]
+    dead_letter_topic: Option<String>,
     /// A tweet whose event time is more than this after the wall clock is rejected, not written:
     /// no genuine tweet comes from the future.
     #[arg(long, default_value = "1h", value_parser = parse_duration)]
@@ -95,6 +101,7 @@ impl KafkaArgs {
             dead_letter: self.dead_letter.clone(),
             max_future_ms: self.max_future,
             resume: None,
+            dead_letter_topic: self.dead_letter_topic.clone(),
         })
     }
 }
@@ -343,6 +350,7 @@ impl Cli {
                         if !args.kafka.properties.is_empty()
                             || args.kafka.kafka_config.is_some()
                             || args.kafka.dead_letter.is_some()
+                            || args.kafka.dead_letter_topic.is_some()
                             || args.resume.resume.is_some() =>
                     {
                         bail!(

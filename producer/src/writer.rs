@@ -30,8 +30,8 @@ use tweet::input::{
 use tweet::time::Horizon;
 use tweet::{Class, DeadLetter, Message};
 use tweetflow_kafka::{
-    ClientError, Deliveries, DeliveryContext, Properties, Sent, TIMEOUT, TopicSpec, Transactions,
-    Undelivered, client_config, ensure_topic, finish, producer, send, transactional,
+    ClientError, Deliveries, DeliveryContext, Properties, SIDE, Sent, TIMEOUT, TopicSpec,
+    Transactions, Undelivered, client_config, ensure_topic, finish, producer, send, transactional,
 };
 
 use crate::resume::{Progress, Resume, ensure_progress_topic, last_progress, transactional_id};
@@ -51,6 +51,8 @@ pub enum WriterError {
         committed: String,
         this: String,
     },
+    #[error("{failed} dead letter(s) were not delivered to the dead-letter topic {topic}")]
+    LetterTopic { topic: String, failed: u64 },
     #[error(
         "--resume: the dead-letter file {path} holds {len} bytes, fewer than the {committed} committed \
          with the progress: it is not the file of this job"
@@ -78,6 +80,8 @@ pub struct KafkaTarget {
     pub max_future_ms: u64,
     /// Exactly once across reruns (replay and generate): transactions carrying the position.
     pub resume: Option<Resume>,
+    /// Dead letters to this topic as well (Kafka Connect's dead-letter queue convention).
+    pub dead_letter_topic: Option<String>,
 }
 
 impl KafkaTarget {
@@ -180,6 +184,8 @@ pub struct TweetWriter {
     /// The sequence number of the first tweet not sent (a stop while Kafka's queue was full).
     first_unsent: Option<u64>,
     dead_letters: Option<(PathBuf, BufWriter<File>)>,
+    /// `--dead-letter-topic`, and how many letters went there.
+    letter_topic: Option<(String, u64)>,
     last_warning: Option<Instant>,
     /// `--resume`: the open transaction and the progress it will carry.
     exactly: Option<Exactly>,
@@ -224,6 +230,17 @@ impl TweetWriter {
         job: &str,
     ) -> Result<TweetWriter, WriterError> {
         target.ensure_topic()?;
+        if let Some(topic) = &target.dead_letter_topic {
+            let max = (MAX_MESSAGE_BYTES + KAFKA_RECORD_OVERHEAD).to_string();
+            let spec = TopicSpec {
+                name: topic,
+                partitions: 1,
+                replication: target.replication,
+                config: &[("max.message.bytes", &max)],
+            };
+            let admin = client_config(&target.brokers, &[], &target.properties);
+            ensure_topic(&admin, &target.brokers, &spec, TIMEOUT)?;
+        }
         let config = target.producer_config();
         // Under --resume a refused tweet fails its transaction and a rerun sends it again.
         let keep_failed = target.resume.is_none();
@@ -292,6 +309,7 @@ impl TweetWriter {
             unsent: 0,
             first_unsent: None,
             dead_letters,
+            letter_topic: target.dead_letter_topic.clone().map(|t| (t, 0)),
             last_warning: None,
             exactly,
         })
@@ -584,7 +602,41 @@ impl TweetWriter {
                     source,
                 })?;
         }
+        if let Some((topic, sent)) = &mut self.letter_topic {
+            // Beside the tweets (SIDE), in the same transaction under --resume.
+            let mut record = BaseRecord::with_opaque_to(topic.as_str(), SIDE + *sent as usize)
+                .payload(letter.raw.as_bytes())
+                .headers(tweetflow_kafka::dead_letter::headers(&letter, None));
+            if let Some(key) = letter.key.as_deref() {
+                record = record.key(key);
+            }
+            let stop = || self.stop.load(Ordering::Relaxed);
+            match send(&self.producer, record, &stop) {
+                Ok(_) => *sent += 1,
+                Err(source) => {
+                    return Err(WriterError::Client(ClientError::Request {
+                        what: format!("writing a dead letter to {topic}"),
+                        source,
+                    }));
+                }
+            }
+            if let Some(x) = self.exactly.as_mut() {
+                x.transactions.added();
+            }
+        }
         Ok(())
+    }
+
+    /// Dead letters Kafka refused for `--dead-letter-topic` end the run with an error: they are
+    /// in the dead-letter file, if there is one, but not where they were asked for.
+    fn side_refused(&self) -> Result<(), WriterError> {
+        match (self.deliveries.side_failed(), &self.letter_topic) {
+            (0, _) | (_, None) => Ok(()),
+            (n, Some((topic, _))) => Err(WriterError::LetterTopic {
+                topic: topic.clone(),
+                failed: n,
+            }),
+        }
     }
 
     /// Dead-letters the records Kafka refused since the last call.
@@ -642,6 +694,7 @@ impl TweetWriter {
         // Records first: dropping the producer unflushed would purge what is in flight.
         let settled = finish(&self.producer, &self.deliveries, self.sent, TIMEOUT);
         self.letter_refused()?;
+        self.side_refused()?;
         if let Some((path, out)) = &mut self.dead_letters {
             out.flush().map_err(|source| WriterError::DeadLetter {
                 path: path.clone(),

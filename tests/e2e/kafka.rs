@@ -120,8 +120,40 @@ fn bytes_that_are_not_tweets_are_counted_and_dead_lettered() {
 
     let dir = tempfile::tempdir().unwrap();
     let dead = dir.path().join("dead.jsonl");
-    let (got, stderr) = bounded(&topic, 1, 2, &["--dead-letter", dead.to_str().unwrap()]);
+    let dead_topic = format!("{topic}-dead");
+    let (got, stderr) = bounded(
+        &topic,
+        1,
+        2,
+        &[
+            "--dead-letter",
+            dead.to_str().unwrap(),
+            "--dead-letter-topic",
+            &dead_topic,
+        ],
+    );
     assert_eq!(got, expected(), "results stay exact");
+    // The letters of both workers in the dead-letter topic too, Kafka Connect's way.
+    let in_topic = tweetflow_tests::kafka::read_all(&brokers(), &dead_topic);
+    assert_eq!(in_topic.len(), 4, "{stderr}");
+    for record in &in_topic {
+        assert_eq!(record.header("tweetflow.class"), Some("malformed"));
+        assert!(
+            record
+                .header("tweetflow.reason")
+                .is_some_and(|r| !r.is_empty())
+        );
+        assert!(
+            record
+                .header("tweetflow.position")
+                .unwrap()
+                .starts_with(&format!("{topic}/"))
+        );
+    }
+    assert!(
+        in_topic.iter().any(|r| r.value.len() > 5 << 20),
+        "the 5 MB message is kept whole in the topic too"
+    );
     assert!(stderr.contains("malformed 4"), "{stderr}");
     let letters: Vec<serde_json::Value> = std::fs::read_to_string(&dead)
         .unwrap()

@@ -50,6 +50,8 @@ struct Job {
     brokers: String,
     topic: String,
     out_topic: String,
+    /// `--dead-letter-topic`.
+    dlq_topic: String,
 }
 
 impl Job {
@@ -64,6 +66,7 @@ impl Job {
             brokers: brokers.to_owned(),
             topic: topic.to_owned(),
             out_topic: format!("{topic}-windows"),
+            dlq_topic: format!("{topic}-dead"),
         }
     }
 
@@ -87,6 +90,8 @@ impl Job {
             &self.out_topic,
             "--dead-letter",
             self.path("dead.jsonl").to_str().unwrap(),
+            "--dead-letter-topic",
+            &self.dlq_topic,
             "--summary",
             self.path("summary.json").to_str().unwrap(),
             "--idle-timeout",
@@ -177,6 +182,25 @@ impl Job {
             positions.len(),
             letters.len(),
             "{what}: no dead letter twice"
+        );
+        // The dead-letter topic, read with read_committed: the same letters, each once.
+        let in_topic: Vec<String> = read_all(&self.brokers, &self.dlq_topic)
+            .iter()
+            .map(|r| {
+                r.header("tweetflow.position")
+                    .expect("a position")
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(
+            in_topic.len(),
+            letters.len(),
+            "{what}: every dead letter once in the dead-letter topic"
+        );
+        assert_eq!(
+            in_topic.into_iter().collect::<HashSet<_>>(),
+            positions,
+            "{what}: the same letters in the topic as in the file"
         );
         let summary: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(self.path("summary.json")).unwrap())
@@ -342,6 +366,7 @@ fn each_crash_point_then_a_resume_writes_every_window_once() {
             // An output topic each: after one crash point's resume, the topic holds every window.
             let job = Job {
                 out_topic: format!("{topic}-{point}-{n}-windows"),
+                dlq_topic: format!("{topic}-{point}-{n}-dead"),
                 ..Job::new(&topic)
             };
             let running = Running::start(

@@ -166,6 +166,8 @@ fn replay_killed_again_and_again_with_resume_writes_every_tweet_once() {
         "300ms",
         "--dead-letter",
         dead.to_str().unwrap(),
+        "--dead-letter-topic",
+        &format!("{topic}-dead"),
     ]
     .map(String::from)
     .to_vec();
@@ -192,6 +194,21 @@ fn replay_killed_again_and_again_with_resume_writes_every_tweet_once() {
         .collect();
     assert_eq!(letters.len(), malformed, "every dead letter once");
     assert_eq!(positions.len(), malformed);
+    // And once in the dead-letter topic (in the transactions of the tweets), with its headers.
+    let in_topic = read_all(&brokers(), &format!("{topic}-dead"));
+    let topic_positions: HashSet<String> = in_topic
+        .iter()
+        .map(|r| {
+            assert_eq!(r.header("tweetflow.class"), Some("malformed"));
+            format!("{:?}", r.header("tweetflow.position").unwrap())
+        })
+        .collect();
+    assert_eq!(
+        in_topic.len(),
+        malformed,
+        "every dead letter once in the topic"
+    );
+    assert_eq!(topic_positions, positions, "the file's letters");
     assert_windows_equal_reference(&file, &topic);
     eprintln!(
         "replay --resume: {} kills, resumed after lines {resumed:?}; 300000 tweets once, {malformed} dead letters once",

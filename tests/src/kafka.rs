@@ -10,6 +10,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewPartitions};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Headers;
 use rdkafka::producer::BaseProducer;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
@@ -141,6 +142,18 @@ pub struct Record {
     pub partition: i32,
     pub key: Option<Vec<u8>>,
     pub value: Vec<u8>,
+    /// Header names and values (as text).
+    pub headers: Vec<(String, String)>,
+}
+
+impl Record {
+    /// The value of header `name`.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// Every committed record of a topic of `brokers`, per partition in offset order (partitions one
@@ -187,6 +200,17 @@ pub fn read_all(brokers: &str, topic: &str) -> Vec<Record> {
                     partition: m.partition(),
                     key: m.key().map(<[u8]>::to_vec),
                     value: m.payload().unwrap_or_default().to_vec(),
+                    headers: m
+                        .headers()
+                        .map(|h| {
+                            h.iter()
+                                .map(|h| {
+                                    let value = h.value.map(String::from_utf8_lossy);
+                                    (h.key.to_owned(), value.unwrap_or_default().into_owned())
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
                 },
             ));
         }

@@ -183,6 +183,7 @@ impl Sink {
                 self.last_barrier = barrier;
                 self.records.advance(Some(barrier));
                 self.letters.advance(Some(barrier));
+                self.letters.release(Some(barrier));
                 replica.fold_before(Some(barrier));
                 replica
                     .drained
@@ -202,6 +203,11 @@ impl Sink {
                 && let Err(e) = self.records.writer.tick()
             {
                 self.records.error = Some(e);
+            }
+            if self.letters.error.is_none()
+                && let Err(e) = self.letters.tick()
+            {
+                self.letters.error = Some(e);
             }
         }
         let due = self.checkpoints.as_ref().is_some_and(|(config, _)| {
@@ -234,6 +240,7 @@ impl Sink {
         };
         // Every letter comes from a message read before the end, and belongs to the final state.
         self.letters.advance(None);
+        self.letters.release(None);
         if let Some((_, replica)) = self.checkpoints.as_mut() {
             replica.fold_before(None);
             replica
@@ -250,6 +257,9 @@ impl Sink {
             && let Err(e) = self.letters.sync()
         {
             self.letters.error = Some(e);
+        }
+        if let Err(e) = self.letters.finish() {
+            self.letters.error.get_or_insert(e);
         }
     }
 
@@ -279,15 +289,25 @@ impl Sink {
                     .writer
                     .commit()
                     .map_err(|e| ("the output topic", e))
+            })
+            .and_then(|()| {
+                self.letters
+                    .commit()
+                    .and_then(|()| self.letters.topic_state())
+                    .map_err(|e| ("the dead-letter topic", e))
             });
-        if let Err((what, e)) = durable {
-            tracing::error!(error = %e, "cannot make {what} durable for a checkpoint; stopping");
-            self.committed.borrow_mut().error.get_or_insert((what, e));
-            self.shutdown.request();
-            return;
-        }
+        let dead_letter_topic = match durable {
+            Ok(ends) => ends,
+            Err((what, e)) => {
+                tracing::error!(error = %e, "cannot make {what} durable for a checkpoint; stopping");
+                self.committed.borrow_mut().error.get_or_insert((what, e));
+                self.shutdown.request();
+                return;
+            }
+        };
         tweetflow_kafka::crash::point("after-commit");
-        let checkpoint = replica.checkpoint(mark);
+        let mut checkpoint = replica.checkpoint(mark);
+        checkpoint.dead_letter_topic = dead_letter_topic;
         match config.store.write(&checkpoint) {
             Ok(bytes) => {
                 let took = started.elapsed();
@@ -466,7 +486,7 @@ mod tests {
         let mut sink = Sink {
             windows,
             records,
-            letters: LetterSink::new(None),
+            letters: LetterSink::new(None, None),
             stats: Stats::default(),
             stopped: Vec::new(),
             base: (0, 0),
