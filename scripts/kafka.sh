@@ -177,7 +177,8 @@ tls_address() {
 }
 
 # Makes the CA, the brokers' key store and the SASL user's password, once; writes the client
-# properties files. Everything stays in $data/tls (mode 700).
+# properties files. They stay in $data/tls (mode 700); the nodes' server.properties, which hold the
+# key store's and the PLAIN user's passwords, are mode 600.
 make_tls() {
   local dir
   dir=$(tls_dir)
@@ -234,11 +235,13 @@ add_scram_user() {
   local pw out mechanism
   pw=$(cat "$(tls_dir)/sasl.password")
   # One mechanism per request: the broker refuses two changes of one user's credentials in one.
+  # The password is on ConfigCommand's command line for the second it runs (its --add-config-file
+  # refuses SCRAM entries): acceptable for this local test cluster's random password only.
   for mechanism in SCRAM-SHA-256 SCRAM-SHA-512; do
     out=$(tool org.apache.kafka.tools.ConfigCommand --bootstrap-server "$(address)" \
       --command-config "$data/admin.properties" --alter --entity-type users \
       --entity-name tweetflow --add-config "$mechanism=[password=$pw]" 2>&1) || {
-      echo "$out" >&2
+      echo "${out//$pw/[redacted]}" >&2
       die "adding the SCRAM user ($mechanism) failed"
     }
   done
@@ -304,6 +307,8 @@ listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 PROPS
       fi
     } >"$node/server.properties"
+    # With --tls it holds the key store's and the PLAIN user's passwords.
+    chmod 600 "$node/server.properties"
   done
   echo "$n" >"$data/nodes"
   echo "$port" >"$data/port"
@@ -348,7 +353,9 @@ check_ports() {
   local i p
   for ((i = 0; i < $1; i++)); do
     if node_pid "$i" >/dev/null; then continue; fi
-    for p in $((port + i)) $((port + CONTROLLER_OFFSET + i)) $((port + SSL_OFFSET + i)) $((port + SASL_OFFSET + i)); do
+    local ports=($((port + i)) $((port + CONTROLLER_OFFSET + i)))
+    if tls_on; then ports+=($((port + SSL_OFFSET + i)) $((port + SASL_OFFSET + i))); fi
+    for p in "${ports[@]}"; do
       if port_busy "$p"; then
         die "127.0.0.1:$p is already in use (another Kafka? KAFKA_PORT chooses other ports)"
       fi

@@ -288,11 +288,10 @@ impl Store {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(CheckpointError::Write { path, source }),
         };
-        let starts: Vec<OutputStart> =
-            serde_json::from_slice(&bytes).map_err(|e| CheckpointError::Corrupt {
-                path,
-                reason: e.to_string(),
-            })?;
+        let starts = read_starts(&bytes).map_err(|e| CheckpointError::Corrupt {
+            path,
+            reason: e.to_string(),
+        })?;
         Ok(starts
             .into_iter()
             .find(|start| start.topic == topic)
@@ -304,7 +303,10 @@ impl Store {
     pub fn write_output_start(&self, topic: &str, offsets: &[i64]) -> Result<(), CheckpointError> {
         let path = self.dir.join(OUTPUT_START);
         let mut starts: Vec<OutputStart> = match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
+            Ok(bytes) => read_starts(&bytes).map_err(|e| CheckpointError::Corrupt {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?,
             Err(_) => Vec::new(),
         };
         starts.retain(|start| start.topic != topic);
@@ -324,6 +326,20 @@ const OUTPUT_START: &str = "output-start.json";
 struct OutputStart {
     topic: String,
     offsets: Vec<i64>,
+}
+
+/// The file holds a list, one per topic; the first version held one object.
+fn read_starts(bytes: &[u8]) -> serde_json::Result<Vec<OutputStart>> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Starts {
+        Many(Vec<OutputStart>),
+        One(OutputStart),
+    }
+    Ok(match serde_json::from_slice(bytes)? {
+        Starts::Many(starts) => starts,
+        Starts::One(start) => vec![start],
+    })
 }
 
 #[cfg(test)]

@@ -291,6 +291,13 @@ impl Args {
                 "--group-id without --checkpoint commits nothing: the committed offsets are the checkpoints'"
             );
         }
+        if let Some(dlq) = &self.dead_letter_topic
+            && (dlq == &self.topic || self.output_topic.as_ref() == Some(dlq))
+        {
+            bail!(
+                "--dead-letter-topic {dlq}: not the input topic or --output-topic (its letters would be read back, or mixed with windows)"
+            );
+        }
         let common = user_properties(
             self.kafka_config.as_deref(),
             std::env::vars(),

@@ -45,13 +45,19 @@ where
 /// reason quotes some values).
 fn creation_error(e: KafkaError) -> ClientError {
     match e {
-        KafkaError::ClientConfig(_, reason, key, value) => {
-            let shown = Shown {
-                key: &key,
-                value: &value,
-            }
-            .to_string();
-            let reason = if is_sensitive(&key) && !value.is_empty() {
+        KafkaError::ClientConfig(result, reason, key, value) => {
+            // A property librdkafka does not know (a typo, a Java client's sasl.jaas.config) may
+            // be a secret under a name that does not say so: its value is never shown.
+            let unknown = result == rdkafka::types::RDKafkaConfRes::RD_KAFKA_CONF_UNKNOWN;
+            let shown = match unknown {
+                true => "[not shown]".to_owned(),
+                false => Shown {
+                    key: &key,
+                    value: &value,
+                }
+                .to_string(),
+            };
+            let reason = if (unknown || is_sensitive(&key)) && !value.is_empty() {
                 reason.replace(&value, "[redacted]")
             } else {
                 reason
@@ -399,6 +405,9 @@ mod tests {
         .to_string();
         assert!(err.contains("no.such.setting.here"), "{err}");
         assert!(!err.contains("hunter2"), "{err}");
+        // Review of issue 12: an unknown property (a typo, Java's sasl.jaas.config) may be a
+        // secret under a name that does not say so.
+        assert!(!err.contains("hunter3"), "{err}");
     }
 
     #[test]

@@ -11,8 +11,11 @@ pub const CLASS: &str = "tweetflow.class";
 pub const REASON: &str = "tweetflow.reason";
 pub const SOURCE: &str = "tweetflow.source";
 pub const POSITION: &str = "tweetflow.position";
-/// The dataflow's epoch of the letter (its time): what a resumed run compares with its cut.
+/// The dataflow's epoch of the letter (its time).
 pub const EPOCH: &str = "tweetflow.epoch";
+/// The dataflow job that wrote it (its transactional id), so that a resumed run recognises its
+/// own letters in a topic other writers share.
+pub const JOB: &str = "tweetflow.job";
 
 /// The headers of `letter`'s record (with the dataflow's `epoch`, when it has one).
 pub fn headers(letter: &DeadLetter, epoch: Option<u64>) -> OwnedHeaders {

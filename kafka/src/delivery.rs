@@ -36,7 +36,8 @@ pub struct Deliveries {
     keep: bool,
     delivered: AtomicU64,
     failed: AtomicU64,
-    /// Records beside the producer's own ([`SIDE`]) that failed.
+    /// Records beside the producer's own ([`SIDE`]) delivered, and failed.
+    side_delivered: AtomicU64,
     side_failed: AtomicU64,
     first_failed: AtomicUsize,
     failures: Mutex<Vec<Undelivered>>,
@@ -50,6 +51,7 @@ impl Deliveries {
             keep,
             delivered: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            side_delivered: AtomicU64::new(0),
             side_failed: AtomicU64::new(0),
             first_failed: AtomicUsize::new(usize::MAX),
             failures: Mutex::new(Vec::new()),
@@ -63,6 +65,11 @@ impl Deliveries {
 
     pub fn failed(&self) -> u64 {
         self.failed.load(Ordering::Relaxed)
+    }
+
+    /// Records beside the producer's own ([`SIDE`]) that Kafka acknowledged.
+    pub fn side_delivered(&self) -> u64 {
+        self.side_delivered.load(Ordering::Relaxed)
     }
 
     /// Records beside the producer's own ([`SIDE`]) that Kafka refused.
@@ -132,6 +139,11 @@ impl ProducerContext for DeliveryContext {
 
     fn delivery(&self, result: &DeliveryResult<'_>, opaque: usize) {
         if opaque >= SIDE {
+            if result.is_ok() {
+                self.deliveries
+                    .side_delivered
+                    .fetch_add(1, Ordering::Relaxed);
+            }
             if let Err((error, _)) = result {
                 self.deliveries.side_failed.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(%error, "a record beside the {}s (a dead letter, a progress record) was not delivered", self.deliveries.what);

@@ -52,7 +52,9 @@ impl GroupOffsets {
                 .map_err(failed)?;
         }
         self.consumer
-            .commit(&list, CommitMode::Sync)
+            // Async: an unreachable coordinator must not hold the dataflow back; lag tools are
+            // advisory, and the next checkpoint commits again.
+            .commit(&list, CommitMode::Async)
             .map_err(failed)?;
         // Errors of the commit's own requests reach the context only when polled.
         let _ = self.consumer.poll(Duration::ZERO);

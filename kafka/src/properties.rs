@@ -13,12 +13,15 @@ use thiserror::Error;
 /// `ssl.key.password`, `sasl.oauthbearer.client.secret`, `…token…`, and librdkafka's
 /// `sasl.oauthbearer.config`, which holds credentials too). Over-matching (`ssl.key.location` is
 /// only a path) costs a `[redacted]` in a log line; under-matching would leak a credential.
-const SENSITIVE: [&str; 6] = [
+const SENSITIVE: [&str; 9] = [
     "password",
+    "passw",
+    "pwd",
     "secret",
     "key",
     "token",
     "credential",
+    "jaas",
     "oauthbearer.config",
 ];
 

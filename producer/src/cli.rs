@@ -85,6 +85,9 @@ impl KafkaArgs {
         let Some(brokers) = &self.brokers else {
             bail!("{command} needs --brokers (e.g. 127.0.0.1:9092)")
         };
+        if self.dead_letter_topic.as_ref() == Some(&self.topic) {
+            bail!("--dead-letter-topic must not be the tweet topic (--topic)");
+        }
         if self.partitions < 1 || self.replication < 1 {
             bail!("--partitions and --replication must be at least 1");
         }

@@ -612,7 +612,12 @@ impl TweetWriter {
             }
             let stop = || self.stop.load(Ordering::Relaxed);
             match send(&self.producer, record, &stop) {
-                Ok(_) => *sent += 1,
+                Ok(Sent::Queued) => *sent += 1,
+                // Stopping with Kafka's queue full: the letter stays in the file only.
+                Ok(Sent::Stopped) => {
+                    tracing::warn!(position = %letter.position, "stopping with Kafka's queue full: dead letter not sent to {topic}");
+                    return Ok(());
+                }
                 Err(source) => {
                     return Err(WriterError::Client(ClientError::Request {
                         what: format!("writing a dead letter to {topic}"),
@@ -630,11 +635,19 @@ impl TweetWriter {
     /// Dead letters Kafka refused for `--dead-letter-topic` end the run with an error: they are
     /// in the dead-letter file, if there is one, but not where they were asked for.
     fn side_refused(&self) -> Result<(), WriterError> {
-        match (self.deliveries.side_failed(), &self.letter_topic) {
-            (0, _) | (_, None) => Ok(()),
-            (n, Some((topic, _))) => Err(WriterError::LetterTopic {
+        let Some((topic, sent)) = &self.letter_topic else {
+            return Ok(());
+        };
+        let (delivered, failed) = (
+            self.deliveries.side_delivered(),
+            self.deliveries.side_failed(),
+        );
+        // Progress records (--resume) are side records too; they are not letters.
+        match (*sent).saturating_sub(delivered) {
+            0 if failed == 0 => Ok(()),
+            missing => Err(WriterError::LetterTopic {
                 topic: topic.clone(),
-                failed: n,
+                failed: missing.max(failed),
             }),
         }
     }
@@ -694,6 +707,10 @@ impl TweetWriter {
         // Records first: dropping the producer unflushed would purge what is in flight.
         let settled = finish(&self.producer, &self.deliveries, self.sent, TIMEOUT);
         self.letter_refused()?;
+        if self.letter_topic.is_some() {
+            // The refused tweets' letters were queued after the flush.
+            let _ = rdkafka::producer::Producer::flush(&self.producer, TIMEOUT);
+        }
         self.side_refused()?;
         if let Some((path, out)) = &mut self.dead_letters {
             out.flush().map_err(|source| WriterError::DeadLetter {

@@ -157,7 +157,7 @@ fn a_wrong_password_is_a_clear_error_within_seconds() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "{program}: {stderr}");
         assert!(
-            started.elapsed() < Duration::from_secs(15),
+            started.elapsed() < Duration::from_secs(25),
             "{program}: refused within seconds, not after the 30 s wait"
         );
         assert!(
@@ -189,6 +189,6 @@ fn an_untrusted_certificate_is_a_clear_error_within_seconds() {
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(started.elapsed() < Duration::from_secs(15));
+    assert!(started.elapsed() < Duration::from_secs(25));
     assert!(stderr.contains("certificate is not trusted"), "{stderr}");
 }

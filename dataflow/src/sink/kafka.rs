@@ -421,6 +421,8 @@ pub(crate) struct KafkaLetters {
     committed: HashSet<(String, String)>,
     /// Reads the topic's end after each commit, for the checkpoint (transactional delivery).
     reader: Option<(BaseConsumer<ReportingContext>, String)>,
+    /// The transactional id, in each record's `tweetflow.job` header.
+    job: Option<String>,
 }
 
 impl KafkaLetters {
@@ -433,7 +435,11 @@ impl KafkaLetters {
         delivery: Delivery,
         resumed: Option<LetterTopicState>,
     ) -> Result<KafkaLetters, ClientError> {
-        let transactional = matches!(delivery, Delivery::Transactional { .. });
+        let job = match &delivery {
+            Delivery::Transactional { id, .. } => Some(id.clone()),
+            Delivery::Idempotent => None,
+        };
+        let transactional = job.is_some();
         let (topic, found) = Topic::connect(brokers, out, false, "dead letter", delivery)?;
         let mut committed = HashSet::new();
         if let Some(found) = found.filter(|f| f.resuming) {
@@ -444,7 +450,8 @@ impl KafkaLetters {
                 .enumerate()
                 .map(|(p, &since)| since.max(resumed.end.get(p).copied().unwrap_or(0)))
                 .collect();
-            committed = letters_from(&found, &out.topic, &from)?;
+            let job = job.as_deref().unwrap_or_default();
+            committed = letters_from(&found, &out.topic, &from, job)?;
             committed.extend(resumed.pending);
             if !committed.is_empty() {
                 tracing::info!(topic = %out.topic, letters = committed.len(), "the dead-letter topic holds letters after the checkpoint; they are not written again");
@@ -461,6 +468,7 @@ impl KafkaLetters {
             topic,
             committed,
             reader,
+            job,
         })
     }
 
@@ -489,7 +497,13 @@ impl KafkaLetters {
         {
             return Ok(());
         }
-        let headers = tweetflow_kafka::dead_letter::headers(letter, Some(epoch));
+        let mut headers = tweetflow_kafka::dead_letter::headers(letter, Some(epoch));
+        if let Some(job) = &self.job {
+            headers = headers.insert(rdkafka::message::Header {
+                key: tweetflow_kafka::dead_letter::JOB,
+                value: Some(job.as_str()),
+            });
+        }
         self.topic.send(
             letter.key.as_deref().map(str::as_bytes),
             letter.raw.as_bytes(),
@@ -515,14 +529,15 @@ impl KafkaLetters {
     }
 }
 
-/// `(source, position)` of the letters of the topic from the offsets `from` (per partition) to
-/// its end.
+/// `(source, position)` of the letters of `job` in the topic from the offsets `from` (per
+/// partition) to its end.
 fn letters_from(
     found: &Found,
     topic: &str,
     from: &[i64],
+    job: &str,
 ) -> Result<HashSet<(String, String)>, ClientError> {
-    use tweetflow_kafka::dead_letter::{POSITION, SOURCE, header};
+    use tweetflow_kafka::dead_letter::{JOB, POSITION, SOURCE, header};
     let mut letters = HashSet::new();
     for (partition, &(low, high)) in found.ends.iter().enumerate() {
         let start = low.max(from.get(partition).copied().unwrap_or(0));
@@ -534,6 +549,9 @@ fn letters_from(
             TIMEOUT,
             &mut |m| {
                 let headers = m.headers();
+                if header(headers, JOB) != Some(job) {
+                    return;
+                }
                 let source = header(headers, SOURCE).unwrap_or_default().to_owned();
                 let position = header(headers, POSITION).unwrap_or_default().to_owned();
                 letters.insert((source, position));

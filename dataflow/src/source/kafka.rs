@@ -218,7 +218,11 @@ impl KafkaInput {
                 (None, Start::Earliest) => low,
                 (None, Start::Latest) => high,
                 (None, Start::Committed) => match chosen.get(&partition) {
-                    Some(&at) => at.clamp(low, high),
+                    Some(&at) if at < low => {
+                        tracing::warn!(topic = %self.topic, partition, committed = at, earliest = low, "the committed offset is gone (retention?): from the earliest left");
+                        low
+                    }
+                    Some(&at) => at.min(high),
                     None => {
                         tracing::info!(topic = %self.topic, partition, "no committed offset: from the earliest");
                         low
@@ -263,14 +267,15 @@ impl KafkaInput {
             _ => consumer.offsets_for_times(list, TIMEOUT),
         }
         .map_err(assign_error)?;
-        Ok(found
-            .elements_for_topic(&self.topic)
-            .iter()
-            .filter_map(|e| match e.offset() {
-                Offset::Offset(at) if e.error().is_ok() => Some((e.partition(), at)),
-                _ => None,
-            })
-            .collect())
+        let mut chosen = HashMap::new();
+        for e in found.elements_for_topic(&self.topic) {
+            // A partition whose answer is an error must not be read from a guess.
+            e.error().map_err(assign_error)?;
+            if let Offset::Offset(at) = e.offset() {
+                chosen.insert(e.partition(), at);
+            }
+        }
+        Ok(chosen)
     }
 
     /// Assigns `(partition, start, end)` on `consumer` (added to what it has when `incremental`)
