@@ -228,21 +228,7 @@ fn open_output(
     };
     Ok(match (&config.output_topic, &config.input) {
         (Some(out), Input::Kafka(kafka)) => {
-            let delivery = match &config.checkpoints {
-                Some(_) => Delivery::Transactional {
-                    id: format!(
-                        "tweetflow-{:016x}-{}",
-                        cluster::job_fingerprint(&checkpoint_job(config)),
-                        out.topic
-                    ),
-                    resuming: resume.is_some(),
-                    started: match store {
-                        Some(store) => store.output_start(&out.topic)?,
-                        None => None,
-                    },
-                },
-                None => Delivery::Idempotent,
-            };
+            let delivery = delivery(config, resume, store, &out.topic, "")?;
             let records =
                 KafkaRecords::connect(&kafka.brokers, out, delivery).map_err(|source| {
                     RunError::OutputTopic {
@@ -260,6 +246,28 @@ fn open_output(
     })
 }
 
+/// How an output topic of process 0 is written: with checkpoints in transactions under the job's
+/// own id (`suffix` tells its topics apart), with where the job's records began there.
+fn delivery(
+    config: &Config,
+    resume: Option<&Checkpoint>,
+    store: Option<&Store>,
+    topic: &str,
+    suffix: &str,
+) -> Result<Delivery, RunError> {
+    let Some(store) = store else {
+        return Ok(Delivery::Idempotent);
+    };
+    Ok(Delivery::Transactional {
+        id: format!(
+            "tweetflow-{:016x}-{topic}{suffix}",
+            cluster::job_fingerprint(&checkpoint_job(config)),
+        ),
+        resuming: resume.is_some(),
+        started: store.output_start(topic)?,
+    })
+}
+
 /// The dead-letter topic of process 0 (`--dead-letter-topic`): transactional with checkpoints,
 /// like the output topic, under an id of its own.
 fn open_letter_topic(
@@ -270,18 +278,7 @@ fn open_letter_topic(
     let (Some(out), Input::Kafka(kafka)) = (&config.dead_letter_topic, &config.input) else {
         return Ok(None);
     };
-    let delivery = match store {
-        Some(store) => Delivery::Transactional {
-            id: format!(
-                "tweetflow-{:016x}-{}-dead-letters",
-                cluster::job_fingerprint(&checkpoint_job(config)),
-                out.topic
-            ),
-            resuming: resume.is_some(),
-            started: store.output_start(&out.topic)?,
-        },
-        None => Delivery::Idempotent,
-    };
+    let delivery = delivery(config, resume, store, &out.topic, "-dead-letters")?;
     let resumed = resume.and_then(|c| c.dead_letter_topic.clone());
     let letters =
         KafkaLetters::connect(&kafka.brokers, out, delivery, resumed).map_err(|source| {

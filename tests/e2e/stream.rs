@@ -781,12 +781,7 @@ fn a_backfill_after_a_disconnect_delivers_the_gap_and_its_duplicates_are_dropped
     assert_eq!(run.messages(), want, "the gap's tweets once, none twice");
     let stats = run.stats();
     assert_eq!((stats.duplicates, stats.backfills), (3, 1));
-    let asked: Vec<Option<String>> = server
-        .requests()
-        .iter()
-        .filter(|r| r.path == "/2/tweets/search/stream")
-        .map(|r| r.query_param("backfill_minutes").map(str::to_owned))
-        .collect();
+    let asked = backfills_asked(&server);
     assert_eq!(
         asked,
         [None, Some("1".to_owned())],
@@ -835,15 +830,20 @@ fn without_enterprise_access_a_refused_backfill_does_not_end_the_stream() {
     };
     let run = stream(&config, &bearer(), 2);
     assert_eq!(run.messages(), [lines[0].clone(), lines[1].clone()]);
-    let asked: Vec<Option<String>> = server
-        .requests()
-        .iter()
-        .filter(|r| r.path == "/2/tweets/search/stream")
-        .map(|r| r.query_param("backfill_minutes").map(str::to_owned))
-        .collect();
+    let asked = backfills_asked(&server);
     assert_eq!(
         asked,
         [None, Some("1".to_owned()), None],
         "asked once, then without"
     );
+}
+
+/// The `backfill_minutes` of each stream request the mock received, in order.
+fn backfills_asked(server: &MockX) -> Vec<Option<String>> {
+    server
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/2/tweets/search/stream")
+        .map(|r| r.query_param("backfill_minutes").map(str::to_owned))
+        .collect()
 }
