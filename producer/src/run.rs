@@ -274,11 +274,8 @@ fn into_kafka(
 /// The ids to drop as duplicates from the start: for a recovery, the tweets of its period the topic
 /// holds already (record timestamps are event times; a minute's margin each side for disorder).
 fn known_tweets(config: &StreamConfig, target: &KafkaTarget) -> Result<Option<Seen>, RunError> {
-    if !config.backfill && config.recover.is_none() {
-        return Ok(None);
-    }
-    let mut seen = Seen::new(stream::horizon(config));
-    if let Some(period) = config.recover {
+    let mut seen = stream::seen(config);
+    if let (Some(period), Some(seen)) = (config.recover, seen.as_mut()) {
         let keys = tweetflow_kafka::keys_between(
             &target.brokers,
             &target.properties,
@@ -293,7 +290,7 @@ fn known_tweets(config: &StreamConfig, target: &KafkaTarget) -> Result<Option<Se
         }
         tracing::info!(topic = %target.topic, known = seen.len(), "recovery: the tweets of the period the topic holds are not written again");
     }
-    Ok(Some(seen))
+    Ok(seen)
 }
 
 fn generate_file(config: &GenerateConfig, out: &PathBuf) -> Result<GenerateStats, RunError> {

@@ -13,13 +13,12 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use tweetflow_tests::kafka::{
-    brokers, count, count_if_exists, empty_topic, grow, raw_producer, run, topic,
+    bounded, brokers, count, count_if_exists, empty_topic, grow, raw_producer, run, topic,
 };
 use tweetflow_tests::mock_x::{self, MockX, Reply, Step};
 use tweetflow_tests::reference::{self, Params};
 use tweetflow_tests::util::{
-    Cluster, OutputWithin, Running, binary, dataflow_cluster, fixture, free_ports, messages,
-    wait_for,
+    Cluster, OutputWithin, Running, binary, fixture, free_ports, messages, wait_for,
 };
 
 const FIXTURES: [&str; 4] = [
@@ -41,34 +40,6 @@ fn replay(topic: &str, partitions: u32) {
         partitions.to_string(),
     ]);
     run("tweet-producer", &args);
-}
-
-/// Window records of a bounded run on `processes` × `workers`, from process 0's stdout, and its stderr.
-fn bounded(topic: &str, processes: usize, workers: usize, extra: &[&str]) -> (String, String) {
-    let mut args: Vec<String> = [
-        "--brokers",
-        &brokers(),
-        "--topic",
-        topic,
-        "--bounded",
-        "--format",
-        "jsonl",
-        "--lateness",
-        "10m",
-    ]
-    .map(String::from)
-    .to_vec();
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let output = if processes == 1 {
-        args.extend(["-w".into(), workers.to_string()]);
-        run("tweet-dataflow", &args)
-    } else {
-        dataflow_cluster(processes, workers, &args).swap_remove(0)
-    };
-    (
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
 }
 
 /// The replay writes the files one after the other, up to ~5 minutes of event time apart: a

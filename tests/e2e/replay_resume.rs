@@ -16,7 +16,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tweetflow_tests::inputs::{Rng, input, write_lines};
-use tweetflow_tests::kafka::{brokers, count_if_exists, read_all, run, topic};
+use tweetflow_tests::kafka::{bounded, brokers, count_if_exists, read_all, run, topic};
 use tweetflow_tests::reference::{self, Params};
 use tweetflow_tests::util::{OutputWithin, Running, binary, lines, messages, wait_for};
 
@@ -38,6 +38,35 @@ fn id_of(line: &[u8]) -> String {
         .as_str()
         .map(str::to_owned)
         .unwrap_or_else(|| v["id"].to_string())
+}
+
+/// `replay FILE --resume TOPIC` into `topic` at `rate` tweets/s, committing every `interval`, dead
+/// letters to `dead`.
+fn resumed_replay(
+    file: &Path,
+    topic: &str,
+    rate: &str,
+    interval: &str,
+    dead: &Path,
+) -> Vec<String> {
+    [
+        "replay",
+        file.to_str().unwrap(),
+        "--brokers",
+        &brokers(),
+        "--topic",
+        topic,
+        "--rate",
+        rate,
+        "--resume",
+        topic,
+        "--commit-interval",
+        interval,
+        "--dead-letter",
+        dead.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 /// The line of `file` after which a run logged that it resumed.
@@ -119,23 +148,8 @@ fn assert_each_tweet_once(file: &Path, topic: &str) {
 /// A bounded dataflow over `topic` (lateness 10 min: nothing is late whatever the partition)
 /// equals the reference over `file`.
 fn assert_windows_equal_reference(file: &Path, topic: &str) {
-    let args = [
-        "--brokers",
-        &brokers(),
-        "--topic",
-        topic,
-        "--bounded",
-        "--format",
-        "jsonl",
-        "--lateness",
-        "10m",
-        "-w",
-        "2",
-    ]
-    .map(String::from);
-    let output = run("tweet-dataflow", &args);
+    let (got, _) = bounded(topic, 1, 2, &[]);
     let (want, _) = reference::run_lines(&[messages(file)], Params::defaults(600_000));
-    let got = String::from_utf8(output.stdout).unwrap();
     assert!(!want.is_empty());
     assert!(
         got == want,
@@ -151,26 +165,8 @@ fn replay_killed_again_and_again_with_resume_writes_every_tweet_once() {
     write_lines(&file, &lines_in);
     let dead = dir.path().join("dead.jsonl");
     let topic = topic("resume-replay");
-    let args: Vec<String> = [
-        "replay",
-        file.to_str().unwrap(),
-        "--brokers",
-        &brokers(),
-        "--topic",
-        &topic,
-        "--rate",
-        "100000",
-        "--resume",
-        &topic,
-        "--commit-interval",
-        "300ms",
-        "--dead-letter",
-        dead.to_str().unwrap(),
-        "--dead-letter-topic",
-        &format!("{topic}-dead"),
-    ]
-    .map(String::from)
-    .to_vec();
+    let mut args = resumed_replay(&file, &topic, "100000", "300ms", &dead);
+    args.extend(["--dead-letter-topic".into(), format!("{topic}-dead")]);
     let runs = kill_loop(&args, &topic, 300_000, 6, 0x11_0002);
     // Each rerun went on after a committed position, never an earlier one than the run before.
     let resumed: Vec<u64> = runs[1..]
@@ -273,24 +269,7 @@ fn a_kill_at_each_moment_of_a_commit_then_a_rerun_writes_every_tweet_once() {
     for point in ["before-progress", "before-commit", "after-commit"] {
         let topic = topic(&format!("resume-{point}"));
         let dead = dir.path().join(format!("{point}.jsonl"));
-        let args: Vec<String> = [
-            "replay",
-            file.to_str().unwrap(),
-            "--brokers",
-            &brokers(),
-            "--topic",
-            &topic,
-            "--rate",
-            "20000",
-            "--resume",
-            &topic,
-            "--commit-interval",
-            "100ms",
-            "--dead-letter",
-            dead.to_str().unwrap(),
-        ]
-        .map(String::from)
-        .to_vec();
+        let args = resumed_replay(&file, &topic, "20000", "100ms", &dead);
         let killed = Command::new(binary("tweet-producer"))
             .args(&args)
             .env("TWEETFLOW_CRASH", format!("{point}:3"))

@@ -15,7 +15,7 @@ use rdkafka::producer::BaseProducer;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
 use crate::reference::{self, Counts, Params};
-use crate::util::{OutputWithin, binary};
+use crate::util::{OutputWithin, binary, dataflow_cluster};
 
 /// The shared broker's bootstrap address (`KAFKA_BROKERS`, set by `scripts/test.sh`).
 pub fn brokers() -> String {
@@ -44,6 +44,36 @@ pub fn run(program: &str, args: &[String]) -> Output {
         String::from_utf8_lossy(&output.stderr)
     );
     output
+}
+
+/// Window records of a bounded dataflow run over `topic` of the shared broker (lateness 10 min:
+/// nothing is late whatever the partition; JSON Lines) on `processes` × `workers`, from process
+/// 0's stdout, and its stderr.
+pub fn bounded(topic: &str, processes: usize, workers: usize, extra: &[&str]) -> (String, String) {
+    let mut args: Vec<String> = [
+        "--brokers",
+        &brokers(),
+        "--topic",
+        topic,
+        "--bounded",
+        "--format",
+        "jsonl",
+        "--lateness",
+        "10m",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let output = if processes == 1 {
+        args.extend(["-w".into(), workers.to_string()]);
+        run("tweet-dataflow", &args)
+    } else {
+        dataflow_cluster(processes, workers, &args).swap_remove(0)
+    };
+    (
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
 
 /// A new topic of `partitions` partitions, created by the producer as users would, holding nothing.

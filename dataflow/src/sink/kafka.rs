@@ -439,10 +439,9 @@ impl KafkaLetters {
             Delivery::Transactional { id, .. } => Some(id.clone()),
             Delivery::Idempotent => None,
         };
-        let transactional = job.is_some();
         let (topic, found) = Topic::connect(brokers, out, false, "dead letter", delivery)?;
         let mut committed = HashSet::new();
-        if let Some(found) = found.filter(|f| f.resuming) {
+        if let Some(found) = found.as_ref().filter(|f| f.resuming) {
             let resumed = resumed.unwrap_or_default();
             let from: Vec<i64> = found
                 .since
@@ -451,19 +450,14 @@ impl KafkaLetters {
                 .map(|(p, &since)| since.max(resumed.end.get(p).copied().unwrap_or(0)))
                 .collect();
             let job = job.as_deref().unwrap_or_default();
-            committed = letters_from(&found, &out.topic, &from, job)?;
+            committed = letters_from(found, &out.topic, &from, job)?;
             committed.extend(resumed.pending);
             if !committed.is_empty() {
                 tracing::info!(topic = %out.topic, letters = committed.len(), "the dead-letter topic holds letters after the checkpoint; they are not written again");
             }
         }
-        let reader = match transactional {
-            true => Some((
-                committed_reader(brokers, "tweetflow-output-check", &out.properties)?,
-                brokers.to_owned(),
-            )),
-            false => None,
-        };
+        // The reader that found what the topic held reads its end after each commit.
+        let reader = found.map(|found| (found.consumer, brokers.to_owned()));
         Ok(KafkaLetters {
             topic,
             committed,

@@ -397,15 +397,16 @@ pub async fn run(
     sleeper: &impl Sleep,
     stats: &mut StreamStats,
 ) -> Result<(), StreamError> {
-    let seen = (config.backfill || config.recover.is_some()).then(|| Seen::new(horizon(config)));
-    run_with(config, auth, sink, stop, sleeper, stats, seen).await
+    run_with(config, auth, sink, stop, sleeper, stats, seen(config)).await
 }
 
-/// How long ids are remembered: a backfill's reach, or a recovery's whole run.
-pub fn horizon(config: &StreamConfig) -> Option<Duration> {
-    match config.recover {
-        Some(_) => None,
-        None => Some(BACKFILL_HORIZON),
+/// The ids a run of `config` remembers to drop duplicates: none without a backfill or a
+/// recovery; for a backfill those of its reach, for a recovery those of the whole run.
+pub fn seen(config: &StreamConfig) -> Option<Seen> {
+    match (config.recover, config.backfill) {
+        (Some(_), _) => Some(Seen::new(None)),
+        (None, true) => Some(Seen::new(Some(BACKFILL_HORIZON))),
+        (None, false) => None,
     }
 }
 

@@ -14,7 +14,7 @@ mod rules;
 pub use backoff::{Backoff, Failure, Sleep, TokioSleep};
 pub use client::{
     Api, Auth, MessageSink, Recover, StreamConfig, StreamStats, V2_FIELDS, credentials, dry_run,
-    horizon, rfc3339_seconds, rules_in_place, run, run_with, sync_rules,
+    rfc3339_seconds, rules_in_place, run, run_with, seen, sync_rules,
 };
 pub use credentials::{CredentialError, OAuth1, Secret, from_env, load_dotenv};
 pub use dedup::{BACKFILL_HORIZON, Seen, backfill_minutes};
