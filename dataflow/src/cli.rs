@@ -1,6 +1,7 @@
 //! The flags of `tweet-dataflow` (binary only: the library takes a typed `Config`), and their
 //! validation into that config. Every usage error is found here and exits with status 2.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -10,16 +11,34 @@ use tweet::time::parse_duration;
 use tweet_dataflow::cluster::parse_hostfile;
 use tweet_dataflow::window::WindowError;
 use tweet_dataflow::{
-    Checkpoints, Cluster, Config, Format, Input, KafkaInput, Output, OutputTopic, Start, Windows,
+    Checkpoints, Cluster, Config, Format, Input, KafkaInput, Observe, Output, OutputTopic, Start,
+    Windows,
 };
 use tweetflow_kafka::user_properties;
+use tweetflow_observe::LogFormat;
 
 /// The exit statuses, the same in both binaries.
-const EXIT_STATUS: &str = "Exit status: 0 done; 1 failure (the error says why); 2 bad flags or a usage error found after parsing; 130 a second SIGINT/SIGTERM while the first one's flush or checkpoint runs.";
+const AFTER_HELP: &str = "\
+Examples:
+  A file, windows as a table:
+    tweet-dataflow -i tweets.jsonl
+  Files on 4 workers, JSON Lines to a file, with a summary:
+    tweet-dataflow -w 4 -i a.jsonl -i b.jsonl.gz -o windows.jsonl --summary summary.json
+  Kafka to its end, then exit:
+    tweet-dataflow -b 127.0.0.1:9092 -t tweets --bounded -o windows.jsonl
+  Kafka, live, crash-safe, watched (open http://127.0.0.1:8080/):
+    tweet-dataflow -b 127.0.0.1:9092 -t tweets --checkpoint ckpt -o windows.jsonl \\
+      --output-topic windows --ui 127.0.0.1:8080 --metrics 127.0.0.1:9464
+  A cluster of 2 processes (run both; -p 1 on the second machine):
+    tweet-dataflow -n 2 -p 0 --hostfile hosts.txt -w 2 -b broker:9092 -t tweets
+  A managed cluster (SASL/SSL properties in a file, secrets never on the command line):
+    tweet-dataflow -b broker:9093 -F client.properties -t tweets
+
+Exit status: 0 done; 1 failure (the error says why); 2 bad flags or a usage error found after parsing; 130 a second SIGINT/SIGTERM while the first one's flush or checkpoint runs.";
 
 /// Windowed tweet analytics: tweets per location and retweet-weighted mentions, per sliding window.
 #[derive(Debug, Parser)]
-#[command(name = "tweet-dataflow", version, after_help = EXIT_STATUS)]
+#[command(name = "tweet-dataflow", version, after_help = AFTER_HELP)]
 pub struct Args {
     /// Print a completion script for this shell and exit (e.g. `tweet-dataflow --completions
     /// bash > /etc/bash_completion.d/tweet-dataflow`).
@@ -210,6 +229,24 @@ pub struct Args {
     /// How long the processes of a cluster may take to find each other before this one gives up.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     connect_timeout: u64,
+
+    /// Serve this process's metrics for Prometheus at http://HOST:PORT/metrics (every process of
+    /// a cluster serves its own workers'; README, "Metrics"). Port 0 picks a free one (logged).
+    #[arg(long, value_name = "HOST:PORT")]
+    metrics: Option<SocketAddr>,
+
+    /// Serve the live view of the windows at http://HOST:PORT/ (process 0; also /metrics and the
+    /// JSON behind the page: /api/windows?last=N, /api/status, /api/events).
+    #[arg(long, value_name = "HOST:PORT")]
+    ui: Option<SocketAddr>,
+
+    /// No progress on standard error (a bar on a terminal, else a log line every 10 s).
+    #[arg(long)]
+    no_progress: bool,
+
+    /// Logs on standard error as text or as one JSON object per line.
+    #[arg(long, value_name = "text|json", default_value = "text")]
+    log_format: LogFormat,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -247,6 +284,10 @@ pub enum Generated {
 }
 
 impl Args {
+    pub fn log_format(&self) -> LogFormat {
+        self.log_format
+    }
+
     /// `--completions SHELL` or `--man`, when given.
     pub fn generated(&self) -> Option<Generated> {
         match (self.completions, self.man) {
@@ -366,6 +407,11 @@ impl Args {
                 (Input::Kafka(kafka), idle)
             }
         };
+        if self.ui.is_some_and(|a| a.port() != 0) && self.ui == self.metrics {
+            bail!(
+                "--metrics and --ui at the same address: --ui serves /metrics too, give only --ui"
+            );
+        }
         Ok(Config {
             input,
             idle_timeout,
@@ -396,6 +442,11 @@ impl Args {
             summary: self.summary,
             cluster,
             checkpoints,
+            observe: Observe {
+                metrics: self.metrics,
+                ui: self.ui,
+                progress: !self.no_progress,
+            },
         })
     }
 

@@ -2,6 +2,7 @@
 //! other callers build it directly. Everything here is already valid: the window shape is checked
 //! by [`Windows::new`], the cluster by [`crate::cluster::parse_hostfile`].
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -107,6 +108,19 @@ pub struct Config {
     pub cluster: Cluster,
     /// `None`: no checkpoints, every run starts afresh.
     pub checkpoints: Option<Checkpoints>,
+    pub observe: Observe,
+}
+
+/// How the run can be watched (issue 13).
+#[derive(Clone, Debug, Default)]
+pub struct Observe {
+    /// Serve this process's metrics at `/metrics` here.
+    pub metrics: Option<SocketAddr>,
+    /// Serve the live view here (process 0 only; it serves `/metrics` too).
+    pub ui: Option<SocketAddr>,
+    /// A progress bar on standard error when it is a terminal, a log line every few seconds
+    /// otherwise.
+    pub progress: bool,
 }
 
 impl Config {
@@ -126,6 +140,7 @@ impl Config {
             summary: None,
             cluster: Cluster::local(1),
             checkpoints: None,
+            observe: Observe::default(),
         }
     }
 }

@@ -20,13 +20,10 @@ fn main() -> ExitCode {
             }
         };
     }
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "tweet_dataflow=info,tweetflow_kafka=info".into()),
-        )
-        .init();
+    tweetflow_observe::init_logging(
+        args.log_format(),
+        "tweet_dataflow=info,tweetflow_kafka=info,tweetflow_observe=info",
+    );
     let config = match args.into_config() {
         Ok(config) => config,
         Err(e) => {

@@ -21,12 +21,13 @@ use crate::aggregate::SlideState;
 use crate::checkpoint::{Checkpoint, CheckpointError, Store};
 use crate::cluster::{self, ClusterError};
 use crate::config::{Config, Format, Input, Output};
+use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
 use crate::sink::commit::{Checkpointing, Committed, commit};
 use crate::sink::dead_letter::LetterSink;
 use crate::sink::file::{OutputFile, Stdout};
-use crate::sink::kafka::{Both, Delivery, KafkaLetters, KafkaRecords};
-use crate::sink::record::{JsonLines, RecordWriter, Table};
+use crate::sink::kafka::{Delivery, KafkaLetters, KafkaRecords};
+use crate::sink::record::{Both, JsonLines, RecordWriter, Table};
 use crate::sink::windows::WindowSink;
 use crate::source::file::{self, InputError, Split};
 use crate::source::ingest::{Restore, Rules, ingest};
@@ -34,6 +35,7 @@ use crate::source::kafka::{Joining, KafkaInput, KafkaSourceError};
 use crate::source::{Broken, Discover, Partition};
 use crate::stats::Stats;
 use crate::topn::TopN;
+use crate::ui::{JobView, Live, Tap};
 
 #[derive(Debug, Error)]
 pub enum RunError {
@@ -71,6 +73,8 @@ pub enum RunError {
         path: PathBuf,
         source: io::Error,
     },
+    #[error(transparent)]
+    Serve(#[from] tweetflow_observe::ServerError),
     #[error("timely: {0}")]
     Timely(String),
 }
@@ -196,6 +200,7 @@ fn open_output(
     results: Option<File>,
     resume: Option<&Checkpoint>,
     store: Option<&Store>,
+    live: Option<Arc<Live>>,
 ) -> Result<Box<dyn RecordWriter + Send>, RunError> {
     let primary: Box<dyn RecordWriter + Send> = match &config.output {
         Output::File(path) => Box::new(JsonLines(output_file(
@@ -225,6 +230,11 @@ fn open_output(
                 Format::Table => Box::new(Table(stdout)),
             }
         }
+    };
+    // After the file: the page shows a window once it is written there.
+    let primary: Box<dyn RecordWriter + Send> = match live {
+        Some(live) => Box::new(Both(primary, Box::new(Tap(live)))),
+        None => primary,
     };
     Ok(match (&config.output_topic, &config.input) {
         (Some(out), Input::Kafka(kafka)) => {
@@ -360,6 +370,15 @@ fn job(config: &Config) -> String {
 /// Runs the job to the end of its input, or until `shutdown` is requested. Returns the summary on
 /// process 0, `None` elsewhere.
 pub fn run(config: Config, shutdown: Shutdown) -> Result<Option<Summary>, RunError> {
+    run_observed(config, shutdown, Metrics::new())
+}
+
+/// [`run`], counting into `metrics` (which the caller can read during and after the run).
+pub fn run_observed(
+    config: Config,
+    shutdown: Shutdown,
+    metrics: Metrics,
+) -> Result<Option<Summary>, RunError> {
     let peers = config.cluster.peers();
     // Everything that can fail up front does, on every process, before the cluster connects.
     let store = match &config.checkpoints {
@@ -411,8 +430,19 @@ pub fn run(config: Config, shutdown: Shutdown) -> Result<Option<Summary>, RunErr
     } else {
         None
     };
+    if let Plan::Files(splits) = &*plan {
+        let mine = config.cluster.process * config.cluster.workers
+            ..(config.cluster.process + 1) * config.cluster.workers;
+        metrics.set_input_bytes(splits[mine].iter().flatten().map(|s| s.end - s.start).sum());
+    }
+    let _servers = serve(&config, &metrics, leader)?;
+    let live = _servers.1.clone();
+    let _progress = config
+        .observe
+        .progress
+        .then(|| crate::progress::start(metrics.clone(), matches!(config.input, Input::Kafka(_))));
     let sinks = if leader {
-        let records = open_output(&config, results, resume.as_ref(), store.as_ref())?;
+        let records = open_output(&config, results, resume.as_ref(), store.as_ref(), live)?;
         let letter_file = match &config.dead_letter {
             Some(path) => Some(output_file(
                 "dead-letter file",
@@ -496,6 +526,10 @@ pub fn run(config: Config, shutdown: Shutdown) -> Result<Option<Summary>, RunErr
     };
     let (windows, top) = (config.windows, config.top);
     let resume = Arc::new(resume);
+    let topic = match &config.input {
+        Input::Kafka(k) => Some(k.topic.clone()),
+        Input::Files(_) => None,
+    };
     let guards = timely::execute::execute_from(builders, others, WorkerConfig::default(), {
         let shutdown = shutdown.clone();
         move |worker| {
@@ -517,12 +551,24 @@ pub fn run(config: Config, shutdown: Shutdown) -> Result<Option<Summary>, RunErr
             worker.dataflow::<u64, _, _>(|scope| {
                 let partitions = plan.open(index, peers, &resumed_offsets);
                 let joining = plan.joining(index, peers, &resumed_offsets);
-                let (updates, reports) =
-                    ingest(scope, partitions, joining, rules, restore, shutdown.clone());
+                let (updates, reports) = ingest(
+                    scope,
+                    partitions,
+                    joining,
+                    rules,
+                    restore,
+                    shutdown.clone(),
+                    metrics.worker(topic.as_deref()),
+                );
                 let top_n = updates.as_collection().top_n(top);
                 let sinks = sinks.map(|(records, letters, checkpoints)| {
                     (
-                        WindowSink::new(windows, records as Box<dyn RecordWriter>, skip_before),
+                        WindowSink::new(
+                            windows,
+                            records as Box<dyn RecordWriter>,
+                            skip_before,
+                            metrics.clone(),
+                        ),
                         letters,
                         checkpoints,
                     )
@@ -534,6 +580,7 @@ pub fn run(config: Config, shutdown: Shutdown) -> Result<Option<Summary>, RunErr
                     sinks,
                     committed.clone(),
                     shutdown.clone(),
+                    metrics.clone(),
                 );
             });
             while worker.has_dataflows() {
@@ -577,4 +624,57 @@ pub fn run(config: Config, shutdown: Shutdown) -> Result<Option<Summary>, RunErr
         })?;
     }
     Ok(summary)
+}
+
+/// The servers of `--metrics` (every process) and `--ui` (process 0, which serves `/metrics` too),
+/// and the live view's state. They serve until the process exits.
+fn serve(
+    config: &Config,
+    metrics: &Metrics,
+    leader: bool,
+) -> Result<(Vec<tweetflow_observe::Server>, Option<Arc<Live>>), RunError> {
+    use tweetflow_observe::Server;
+    let mut servers = Vec::new();
+    if let Some(addr) = config.observe.metrics {
+        servers.push(Server::start(
+            "metrics",
+            addr,
+            Some(metrics.registry()),
+            axum::Router::new(),
+        )?);
+    }
+    let live = match (config.observe.ui, leader) {
+        (Some(addr), true) => {
+            let input = match &config.input {
+                Input::Kafka(k) => format!("kafka topic {}", k.topic),
+                Input::Files(paths) => match paths.as_slice() {
+                    [one] => format!("file {}", one.display()),
+                    many => format!("{} files", many.len()),
+                },
+            };
+            let w = &config.windows;
+            let live = Live::new(
+                metrics.clone(),
+                JobView {
+                    input,
+                    window_ms: w.window_ms,
+                    slide_ms: w.slide_ms,
+                    batch_ms: w.batch_ms,
+                    lateness_ms: config.lateness_ms,
+                    top: config.top,
+                    processes: config.cluster.processes,
+                    workers: config.cluster.workers,
+                },
+            );
+            servers.push(Server::start(
+                "the live view",
+                addr,
+                Some(metrics.registry()),
+                live.routes(),
+            )?);
+            Some(live)
+        }
+        _ => None,
+    };
+    Ok((servers, live))
 }

@@ -346,6 +346,32 @@ pub fn watermarks<C: rdkafka::consumer::ConsumerContext>(
     }
 }
 
+/// The high watermark librdkafka last heard for `topic`/`partition` in a fetch response: no
+/// request to the broker, so cheap enough to ask once a second per partition for consumer lag.
+/// `None` until the partition's first fetch answered. (rdkafka wraps only the fetching variant.)
+pub fn cached_high_watermark<C: rdkafka::consumer::ConsumerContext>(
+    consumer: &rdkafka::consumer::BaseConsumer<C>,
+    topic: &str,
+    partition: i32,
+) -> Option<i64> {
+    use rdkafka::consumer::Consumer;
+    let topic = std::ffi::CString::new(topic).ok()?;
+    let (mut low, mut high) = (-1i64, -1i64);
+    // SAFETY: the client pointer is valid while `consumer` is borrowed; librdkafka copies
+    // nothing from the pointers after it returns, and only reads its own cached offsets.
+    let err = unsafe {
+        rdkafka::bindings::rd_kafka_get_watermark_offsets(
+            consumer.client().native_ptr(),
+            topic.as_ptr(),
+            partition,
+            &mut low,
+            &mut high,
+        )
+    };
+    (err == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0)
+        .then_some(high)
+}
+
 /// Answers that waiting longer will not change: the broker is there but refuses this client.
 fn is_conclusive(detail: &str) -> bool {
     let d = detail.to_ascii_lowercase();

@@ -15,8 +15,8 @@ mod transaction;
 
 pub use admin::{TopicSpec, ensure_topic};
 pub use client::{
-    ClientError, Diagnostics, ReportingContext, client_config, create, hint, metadata,
-    partition_count, watermarks,
+    ClientError, Diagnostics, ReportingContext, cached_high_watermark, client_config, create, hint,
+    metadata, partition_count, watermarks,
 };
 pub use delivery::{
     Deliveries, DeliveryContext, SIDE, Sent, Settled, Undelivered, finish, producer, send,

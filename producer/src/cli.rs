@@ -1,6 +1,7 @@
 //! The flags of `tweet-producer` (binary only: the library takes typed jobs), and their
 //! validation into a [`Job`]. Every usage error is found here and exits with status 2.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
@@ -13,15 +14,37 @@ use tweet_producer::run::Job;
 use tweet_producer::stream::{Api, Recover, StreamConfig};
 use tweet_producer::writer::KafkaTarget;
 use tweetflow_kafka::user_properties;
+use tweetflow_observe::LogFormat;
 
 /// The exit statuses, the same in both binaries.
-const EXIT_STATUS: &str = "Exit status: 0 done; 1 failure (the error says why); 2 bad flags or a usage error found after parsing; 130 a second SIGINT/SIGTERM while the first one's flush or checkpoint runs.";
+const AFTER_HELP: &str = "\
+Examples:
+  Synthetic tweets into a file, and into Kafka:
+    tweet-producer generate --count 100000 --out tweets.jsonl
+    tweet-producer generate --count 100000 -b 127.0.0.1:9092 -t tweets
+  A live synthetic stream (event time = now), 200 tweets/s until Ctrl-C, with metrics:
+    tweet-producer generate --live --rate 200 -b 127.0.0.1:9092 --metrics 127.0.0.1:9465
+  Replay archives at 10x their event-time speed, exactly once across reruns:
+    tweet-producer replay --speedup 10 --resume archive-1 -b 127.0.0.1:9092 a.jsonl b.jsonl.gz
+  Live tweets from X (credentials from the environment or .env):
+    tweet-producer stream --track rust,kafka -b 127.0.0.1:9092 -t tweets
+
+Exit status: 0 done; 1 failure (the error says why); 2 bad flags or a usage error found after parsing; 130 a second SIGINT/SIGTERM while the first one's flush or checkpoint runs.";
 
 #[derive(Parser)]
-#[command(name = "tweet-producer", version, about, long_about = None, after_help = EXIT_STATUS)]
+#[command(name = "tweet-producer", version, about, long_about = None, after_help = AFTER_HELP)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+
+    /// Serve the producer's metrics for Prometheus at http://HOST:PORT/metrics while it runs
+    /// into Kafka (README, "Metrics"). Port 0 picks a free one (logged).
+    #[arg(long, global = true, value_name = "HOST:PORT")]
+    metrics: Option<SocketAddr>,
+
+    /// Logs on standard error as text or as one JSON object per line.
+    #[arg(long, global = true, value_name = "text|json", default_value = "text")]
+    log_format: LogFormat,
 }
 
 #[derive(Subcommand)]
@@ -227,9 +250,9 @@ struct GenerateArgs {
     out: Option<PathBuf>,
     #[command(flatten)]
     kafka: KafkaArgs,
-    /// Number of tweets (noise lines come on top).
-    #[arg(long)]
-    count: u64,
+    /// Number of tweets (noise lines come on top) [default with --live: until interrupted].
+    #[arg(long, required_unless_present = "live")]
+    count: Option<u64>,
     /// Seed: equal flags write equal bytes.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -248,6 +271,11 @@ struct GenerateArgs {
     /// Also write notices, blank, malformed and rejected lines (~1% of lines).
     #[arg(long)]
     noise: bool,
+    /// Stamp tweets with the current time and write each when it is due, --rate per second of
+    /// wall clock, so that an unbounded tweet-dataflow closes windows in real time (the demo's
+    /// `--live`). Not with --start or --resume.
+    #[arg(long, conflicts_with_all = ["start", "resume"])]
+    live: bool,
     #[command(flatten)]
     resume: ResumeArgs,
 }
@@ -278,7 +306,8 @@ impl GenerateArgs {
             }
         };
         Ok(GenerateConfig {
-            count: self.count,
+            count: self.count.unwrap_or(u64::MAX),
+            live: self.live,
             seed: self.seed,
             rate,
             v2: self.v2,
@@ -342,6 +371,14 @@ fn generated(shell: Option<clap_complete::Shell>) -> Result<String> {
 
 impl Cli {
     /// Validates the flags; every error here is a usage error.
+    pub fn log_format(&self) -> LogFormat {
+        self.log_format
+    }
+
+    pub fn metrics(&self) -> Option<SocketAddr> {
+        self.metrics
+    }
+
     pub fn plan(self) -> Result<Plan> {
         Ok(Plan::Run(match self.command {
             Command::Completions { shell } => return Ok(Plan::Generated(generated(Some(shell))?)),

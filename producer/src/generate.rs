@@ -40,6 +40,10 @@ pub struct GenerateConfig {
     pub start_ms: u64,
     /// Also emit notices, blank, malformed and rejected lines (~1% of lines).
     pub noise: bool,
+    /// Live: the first tweet's event time is the wall clock at start (`start_ms` is ignored) and
+    /// each tweet is written when the clock reaches its event time, `rate` per second, so that a
+    /// job downstream closes windows in real time.
+    pub live: bool,
 }
 
 impl Default for GenerateConfig {
@@ -52,6 +56,7 @@ impl Default for GenerateConfig {
             disorder_ms: 0,
             start_ms: DEFAULT_START_MS,
             noise: false,
+            live: false,
         }
     }
 }
@@ -90,7 +95,27 @@ pub fn generate(config: &GenerateConfig, out: &mut impl Write) -> io::Result<Gen
     let mut stats = GenerateStats::default();
     let mut buf = Vec::with_capacity(CHUNK + 64 * 1024);
     let ms_per_tweet = 1000.0 / config.rate;
+    let started = std::time::Instant::now();
+    let start_ms = match config.live {
+        true => tweet::time::Horizon::now(0).now_ms,
+        false => config.start_ms,
+    };
+    let config = &GenerateConfig {
+        start_ms,
+        ..config.clone()
+    };
     for i in 0..config.count {
+        if config.live {
+            let due = std::time::Duration::from_secs_f64(i as f64 * ms_per_tweet / 1000.0);
+            if let Some(wait) = due.checked_sub(started.elapsed()).filter(|w| !w.is_zero()) {
+                // What is due goes out before the wait, so each tweet leaves on its time.
+                out.write_all(&buf)?;
+                out.flush()?;
+                stats.bytes += buf.len() as u64;
+                buf.clear();
+                std::thread::sleep(wait);
+            }
+        }
         let base = config
             .start_ms
             .saturating_add((i as f64 * ms_per_tweet) as u64);

@@ -5,6 +5,7 @@
 //! (`src/main.rs`, `src/cli.rs`).
 
 pub mod generate;
+pub mod metrics;
 pub mod progress;
 pub mod replay;
 pub mod resume;

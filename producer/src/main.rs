@@ -7,18 +7,21 @@ use std::io;
 use std::process::ExitCode;
 
 use clap::Parser;
+use tweet_producer::metrics::ProducerMetrics;
 use tweet_producer::run::{self, Report, RunError};
 use tweet_producer::stream;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    tracing_subscriber::fmt()
-        .with_writer(io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    tweetflow_observe::init_logging(cli.log_format(), "info");
+    let metrics = ProducerMetrics::new();
+    let _server = match cli.metrics().map(|addr| metrics.serve(addr)).transpose() {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let plan = match cli.plan() {
         Ok(plan) => plan,
         Err(e) => {
@@ -40,7 +43,7 @@ fn main() -> ExitCode {
         cli::Plan::Run(job) => match run::stop_on_signals() {
             Err(e) => Err(e.into()),
             Ok(stop) => {
-                let (report, result) = run::run(job, stop);
+                let (report, result) = run::run_observed(job, stop, &metrics);
                 print_report(&report);
                 result.map_err(anyhow::Error::from)
             }

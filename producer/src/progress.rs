@@ -6,25 +6,23 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::metrics::ProducerMetrics;
+use crate::stream::StreamStats;
 use crate::writer::TweetWriter;
 
 const LOG_EVERY: Duration = Duration::from_secs(5);
 
 pub struct Reporter {
+    metrics: ProducerMetrics,
     bar: Option<ProgressBar>,
     started: Instant,
     last: Instant,
     calls: u64,
 }
 
-impl Default for Reporter {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Reporter {
-    pub fn new() -> Reporter {
+    /// Also publishes the counts into `metrics` with each tick.
+    pub fn new(metrics: ProducerMetrics) -> Reporter {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new_spinner();
             bar.set_style(
@@ -34,6 +32,7 @@ impl Reporter {
             bar
         });
         Reporter {
+            metrics,
             bar,
             started: Instant::now(),
             last: Instant::now(),
@@ -47,6 +46,7 @@ impl Reporter {
         if !self.calls.is_multiple_of(256) {
             return;
         }
+        self.publish(writer);
         let due = if self.bar.is_some() {
             Duration::from_millis(200)
         } else {
@@ -69,6 +69,18 @@ impl Reporter {
             Some(bar) => bar.set_message(line),
             None => tracing::info!("{line}"),
         }
+    }
+
+    fn publish(&self, writer: &TweetWriter) {
+        self.metrics
+            .writer(writer.sent(), &writer.progress(), writer.queued());
+    }
+
+    /// The stream's counts, at each connection change and keep-alive (and the writer's with them,
+    /// which a quiet stream would otherwise leave behind).
+    pub fn stream(&self, writer: &TweetWriter, stats: &StreamStats, connected: bool) {
+        self.metrics.stream(stats, connected);
+        self.publish(writer);
     }
 
     pub fn finish(self) {

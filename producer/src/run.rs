@@ -17,6 +17,7 @@ use flate2::write::GzEncoder;
 use thiserror::Error;
 
 use crate::generate::{GenerateConfig, GenerateStats, generate};
+use crate::metrics::ProducerMetrics;
 use crate::progress::Reporter;
 use crate::replay::{Pace, ReplayError, namer, replay};
 use crate::resume;
@@ -131,6 +132,15 @@ pub fn stop_on_signals() -> Result<Arc<AtomicBool>, RunError> {
 
 /// Runs `job` until it ends or `stop` is set.
 pub fn run(job: Job, stop: Arc<AtomicBool>) -> (Report, Result<(), RunError>) {
+    run_observed(job, stop, &ProducerMetrics::new())
+}
+
+/// [`run`], counting into `metrics` (served by `--metrics`, readable after the run).
+pub fn run_observed(
+    job: Job,
+    stop: Arc<AtomicBool>,
+    metrics: &ProducerMetrics,
+) -> (Report, Result<(), RunError>) {
     let started = Instant::now();
     let mut report = Report::default();
     let result = match job {
@@ -147,6 +157,7 @@ pub fn run(job: Job, stop: Arc<AtomicBool>) -> (Report, Result<(), RunError>) {
                 &resume::generate_job(&target.topic, &config),
                 &stop,
                 &mut report,
+                metrics,
                 |writer, stop, reporter| {
                     let mut on_line = |w: &TweetWriter| reporter.tick(w);
                     let mut sink = LineSink {
@@ -176,6 +187,7 @@ pub fn run(job: Job, stop: Arc<AtomicBool>) -> (Report, Result<(), RunError>) {
                 &resume::replay_job(&target.topic, &files, looping),
                 &stop,
                 &mut report,
+                metrics,
                 |writer, stop, reporter| {
                     replay(&files, writer, pace, looping, stop, &mut |w| {
                         reporter.tick(w)
@@ -208,21 +220,19 @@ pub fn run(job: Job, stop: Arc<AtomicBool>) -> (Report, Result<(), RunError>) {
                 "stream",
                 &stop,
                 &mut report,
+                metrics,
                 |writer, stop, reporter| {
                     let runtime = tokio::runtime::Builder::new_current_thread()
                         .enable_all()
                         .build()
                         .map_err(RunError::Runtime)?;
                     let seen = known_tweets(&config, &target)?;
-                    let mut n = 0;
-                    let mut sink =
-                        |message: &[u8], position: &str| -> Result<(), stream::BoxError> {
-                            n += 1;
-                            writer.write(message, n, Some(position), &mut |_| None)?;
-                            reporter.tick(writer);
-                            Ok(())
-                        };
-                    runtime.block_on(stream::run_with(
+                    let mut sink = StreamSink {
+                        writer,
+                        reporter,
+                        n: 0,
+                    };
+                    let streamed = runtime.block_on(stream::run_with(
                         &config,
                         &auth,
                         &mut sink,
@@ -230,7 +240,9 @@ pub fn run(job: Job, stop: Arc<AtomicBool>) -> (Report, Result<(), RunError>) {
                         &TokioSleep,
                         &mut stats,
                         seen,
-                    ))?;
+                    ));
+                    stream::MessageSink::observe(&mut sink, &stats, false);
+                    streamed?;
                     Ok(())
                 },
             );
@@ -243,6 +255,27 @@ pub fn run(job: Job, stop: Arc<AtomicBool>) -> (Report, Result<(), RunError>) {
     (report, result)
 }
 
+/// The stream's messages into the writer, with progress and metrics.
+struct StreamSink<'a> {
+    writer: &'a mut TweetWriter,
+    reporter: &'a mut Reporter,
+    n: u64,
+}
+
+impl stream::MessageSink for StreamSink<'_> {
+    fn message(&mut self, message: &[u8], position: &str) -> Result<(), stream::BoxError> {
+        self.n += 1;
+        self.writer
+            .write(message, self.n, Some(position), &mut |_| None)?;
+        self.reporter.tick(self.writer);
+        Ok(())
+    }
+
+    fn observe(&mut self, stats: &StreamStats, connected: bool) {
+        self.reporter.stream(self.writer, stats, connected);
+    }
+}
+
 /// One run into Kafka: the writer is flushed and its deliveries reported whatever ended `body`,
 /// and the run fails unless every tweet sent was acknowledged.
 fn into_kafka(
@@ -251,13 +284,16 @@ fn into_kafka(
     job: &str,
     stop: &Arc<AtomicBool>,
     report: &mut Report,
+    metrics: &ProducerMetrics,
     body: impl FnOnce(&mut TweetWriter, &AtomicBool, &mut Reporter) -> Result<(), RunError>,
 ) -> Result<(), RunError> {
     let mut writer = TweetWriter::connect(stop.clone(), target, name, job)?;
-    let mut reporter = Reporter::new();
+    let mut reporter = Reporter::new(metrics.clone());
     let result = body(&mut writer, stop, &mut reporter);
     reporter.finish();
+    let sent = writer.sent();
     let delivery = writer.finish()?;
+    metrics.writer(sent, &delivery, 0);
     report.delivery = Some(delivery.clone());
     if !delivery.complete() {
         return Err(RunError::NotDelivered {

@@ -699,6 +699,11 @@ impl TweetWriter {
         self.sent
     }
 
+    /// Records in librdkafka's queue, not acknowledged yet.
+    pub fn queued(&self) -> u64 {
+        rdkafka::producer::Producer::in_flight_count(&self.producer).max(0) as u64
+    }
+
     /// Flushes everything queued, keeps what Kafka refused, and reports what it acknowledged.
     pub fn finish(mut self) -> Result<Delivery, WriterError> {
         if self.exactly.is_some() {

@@ -23,6 +23,7 @@ use super::dead_letter::LetterSink;
 use super::windows::{TopChange, WindowSink};
 use crate::aggregate::{SlideSet, SlideState};
 use crate::checkpoint::{Checkpoint, Delta, PartitionState, Store};
+use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
 use crate::source::ingest::Report;
 use crate::stats::Stats;
@@ -159,6 +160,9 @@ struct Sink {
     committed: Rc<RefCell<Committed>>,
     shutdown: Shutdown,
     finished: bool,
+    metrics: Metrics,
+    /// Dead letters counted in the metrics so far.
+    letters_counted: u64,
 }
 
 impl Sink {
@@ -318,6 +322,7 @@ impl Sink {
                     took_ms = took.as_millis() as u64,
                     "checkpoint written"
                 );
+                self.metrics.checkpoint_written(bytes, took);
                 let mut committed = self.committed.borrow_mut();
                 committed.checkpoints += 1;
                 committed.checkpoint_bytes += bytes;
@@ -373,6 +378,7 @@ pub(crate) fn commit<'s>(
     sinks: Option<(WindowSink, LetterSink, Option<Checkpointing>)>,
     committed: Rc<RefCell<Committed>>,
     shutdown: Shutdown,
+    metrics: Metrics,
 ) {
     let scope = top.scope();
     let mut builder = OperatorBuilder::new("Commit".to_owned(), scope);
@@ -403,6 +409,8 @@ pub(crate) fn commit<'s>(
             committed: committed.clone(),
             shutdown,
             finished: false,
+            metrics,
+            letters_counted: 0,
         }
     });
     builder.build(move |_capabilities| {
@@ -437,6 +445,9 @@ pub(crate) fn commit<'s>(
                 return;
             }
             activator.activate_after(Duration::from_secs(1));
+            if let Some(&f) = frontiers[1].frontier().first() {
+                sink.records.complete_before(f);
+            }
             let frontier = frontiers
                 .iter()
                 .filter_map(|f| f.frontier().first().copied())
@@ -446,6 +457,11 @@ pub(crate) fn commit<'s>(
                 None => sink.finish(),
             }
             sink.report_errors();
+            if sink.letters.written > sink.letters_counted {
+                sink.metrics
+                    .dead_letters_written(sink.letters.written - sink.letters_counted);
+                sink.letters_counted = sink.letters.written;
+            }
             if sink.finished {
                 let mut done = sink.committed.borrow_mut();
                 done.windows = sink.base.0 + sink.records.written;
@@ -482,7 +498,7 @@ mod tests {
         // complete.
         let windows = Windows::new(5_000, 10_000, 5_000).unwrap();
         let ends = Arc::new(Mutex::new(Vec::new()));
-        let records = WindowSink::new(windows, Box::new(Ends(ends.clone())), 0);
+        let records = WindowSink::new(windows, Box::new(Ends(ends.clone())), 0, Metrics::new());
         let mut sink = Sink {
             windows,
             records,
@@ -498,6 +514,8 @@ mod tests {
             committed: Rc::new(RefCell::new(Committed::default())),
             shutdown: Shutdown::new(),
             finished: false,
+            metrics: Metrics::new(),
+            letters_counted: 0,
         };
         let tweets = |count| {
             (

@@ -367,49 +367,6 @@ impl RecordWriter for KafkaRecords {
     }
 }
 
-/// Writes every record to both writers.
-pub(crate) struct Both(
-    pub Box<dyn RecordWriter + Send>,
-    pub Box<dyn RecordWriter + Send>,
-);
-
-impl RecordWriter for Both {
-    fn write(&mut self, record: &WindowRecord) -> io::Result<()> {
-        self.0.write(record)?;
-        self.1.write(record)
-    }
-
-    fn position(&self) -> u64 {
-        self.0.position()
-    }
-
-    fn closed(&self) -> bool {
-        self.0.closed()
-    }
-
-    fn sync(&mut self) -> io::Result<()> {
-        self.0.sync()?;
-        self.1.sync()
-    }
-
-    fn commit(&mut self) -> io::Result<()> {
-        self.0.commit()?;
-        self.1.commit()
-    }
-
-    fn tick(&mut self) -> io::Result<()> {
-        self.0.tick()?;
-        self.1.tick()
-    }
-
-    fn finish(&mut self) -> io::Result<()> {
-        // Both, whatever the first says: the other still has records to deliver.
-        let first = self.0.finish();
-        let second = self.1.finish();
-        first.and(second)
-    }
-}
-
 /// Dead letters into a Kafka topic as well (`--dead-letter-topic`; see
 /// `tweetflow_kafka::dead_letter`). Written by worker 0 with the file, in time order; with
 /// checkpoints in transactions committed with them, so that a `read_committed` consumer sees each

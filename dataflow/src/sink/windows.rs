@@ -8,9 +8,11 @@
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::io;
+use std::time::Instant;
 
 use super::record::{self, RecordWriter, WindowRecord};
 use crate::aggregate::Kind;
+use crate::metrics::Metrics;
 use crate::topn::Ranked;
 use crate::window::Windows;
 
@@ -33,10 +35,19 @@ pub(crate) struct WindowSink {
     /// The last window time passed (written, or skipped as written before).
     pub last_time: Option<u64>,
     pub error: Option<io::Error>,
+    metrics: Metrics,
+    /// When the ingest's frontier (every partition's watermark) was first seen past each time:
+    /// the moment the windows before it became complete.
+    complete_at: BTreeMap<u64, Instant>,
 }
 
 impl WindowSink {
-    pub fn new(windows: Windows, writer: Box<dyn RecordWriter>, skip_before: u64) -> WindowSink {
+    pub fn new(
+        windows: Windows,
+        writer: Box<dyn RecordWriter>,
+        skip_before: u64,
+        metrics: Metrics,
+    ) -> WindowSink {
         WindowSink {
             windows,
             writer,
@@ -48,6 +59,19 @@ impl WindowSink {
             failed: false,
             last_time: None,
             error: None,
+            metrics,
+            complete_at: BTreeMap::new(),
+        }
+    }
+
+    /// The ingest's frontier is at `f`: windows at times before it are complete from now on.
+    pub fn complete_before(&mut self, f: u64) {
+        if self
+            .complete_at
+            .last_key_value()
+            .is_none_or(|(&t, _)| f > t)
+        {
+            self.complete_at.insert(f, Instant::now());
         }
     }
 
@@ -129,7 +153,12 @@ impl WindowSink {
             mentions: entries(Kind::Mention, "@"),
         };
         match self.writer.write(&record) {
-            Ok(()) => self.written += 1,
+            Ok(()) => {
+                self.written += 1;
+                let since = self.complete_at.range(time + 1..).next().map(|(_, at)| *at);
+                self.complete_at = self.complete_at.split_off(&(time + 1));
+                self.metrics.window_written(since.map(|at| at.elapsed()));
+            }
             Err(e) => {
                 self.failed = true;
                 self.error = Some(e);

@@ -233,6 +233,13 @@ impl Partition for MappedLines {
     fn source(&self) -> &str {
         &self.source
     }
+
+    fn label(&self) -> String {
+        match self.first {
+            0 => self.source.clone(),
+            first => format!("{}@{first}", self.source),
+        }
+    }
 }
 
 fn page_floor(offset: usize) -> usize {

@@ -29,6 +29,7 @@ use super::watermark::Watermark;
 use super::{Discover, Next, Partition};
 use crate::aggregate::{Aggregates, SlideState, Update, emit_restored};
 use crate::checkpoint::{Delta, PartitionState};
+use crate::metrics::{PartitionView, WorkerMetrics};
 use crate::shutdown::Shutdown;
 use crate::stats::{Counters, Stats};
 use crate::window::Windows;
@@ -227,6 +228,7 @@ pub(crate) fn ingest<'s>(
     rules: Rules,
     mut restore: Restore,
     shutdown: Shutdown,
+    mut metrics: WorkerMetrics,
 ) -> (Stream<'s, u64, Vec<Update>>, Stream<'s, u64, Vec<Report>>) {
     let worker = scope.index();
     let mut peers = Peers::new(worker, scope.peers());
@@ -267,6 +269,7 @@ pub(crate) fn ingest<'s>(
             .as_ref()
             .map(Counters::from_stats)
             .unwrap_or_default();
+        metrics.baseline(&counters);
         let mut restored = Some(std::mem::take(&mut restore.slides));
         let complete_before = restore.complete_before;
         let mut drained: Vec<SlideState> = Vec::new();
@@ -332,6 +335,19 @@ pub(crate) fn ingest<'s>(
                     &mut counters,
                     &mut letters,
                 );
+            }
+            metrics.publish(&counters);
+            if metrics.partitions_due() {
+                for r in &readers {
+                    metrics.partition(PartitionView {
+                        partition: r.partition.label(),
+                        watermark_ms: r
+                            .watermark
+                            .max_event_ms()
+                            .map(|_| r.watermark.low_ms() as i64),
+                        lag: r.partition.lag(),
+                    });
+                }
             }
             if rules.stop_on_read_error && counters.read_errors > read_errors && !stopping {
                 tracing::error!(worker, "a partition cannot be read; stopping the run");

@@ -513,4 +513,14 @@ impl Partition for KafkaPartition {
     fn offset(&self) -> Option<(i32, i64)> {
         Some((self.partition, self.next_offset))
     }
+
+    fn label(&self) -> String {
+        self.partition.to_string()
+    }
+
+    fn lag(&self) -> Option<i64> {
+        let high =
+            tweetflow_kafka::cached_high_watermark(&self.consumer, &self.topic, self.partition)?;
+        Some((high - self.next_offset).max(0))
+    }
 }

@@ -19,6 +19,16 @@ pub(crate) trait Partition {
     fn offset(&self) -> Option<(i32, i64)> {
         None
     }
+    /// Its name in metrics and the live view: the partition number, or the file (and where its
+    /// split starts).
+    fn label(&self) -> String {
+        self.source().to_owned()
+    }
+    /// Records not read yet (Kafka: the high watermark librdkafka last heard minus the next
+    /// offset); cheap, asked about once a second.
+    fn lag(&self) -> Option<i64> {
+        None
+    }
 }
 
 pub(crate) enum Next<'a> {

@@ -156,6 +156,10 @@ impl StreamConfig {
 /// message for logs and dead letters.
 pub trait MessageSink {
     fn message(&mut self, message: &[u8], position: &str) -> Result<(), BoxError>;
+
+    /// The counts so far and whether a connection is open: at each connection change, each
+    /// keep-alive and every 256 messages (for metrics).
+    fn observe(&mut self, _stats: &StreamStats, _connected: bool) {}
 }
 
 impl<F: FnMut(&[u8], &str) -> Result<(), BoxError>> MessageSink for F {
@@ -434,6 +438,7 @@ pub async fn run_with(
     // X refused backfill_minutes (no Enterprise access): the stream goes on without.
     let mut backfill = config.backfill;
     loop {
+        sink.observe(stats, false);
         if !delay.is_zero() {
             tracing::info!(
                 api,
@@ -557,6 +562,7 @@ pub async fn run_with(
         }
         let opened = std::time::Instant::now();
         tracing::info!(api, connection, "connected");
+        sink.observe(stats, true);
 
         let mut read = Connection {
             api,
@@ -690,6 +696,7 @@ impl Connection<'_> {
         let message = match frame {
             Frame::KeepAlive => {
                 stats.keep_alives += 1;
+                sink.observe(stats, true);
                 return Ok(());
             }
             Frame::Oversized { head, len } => {
@@ -705,6 +712,9 @@ impl Connection<'_> {
         };
         stats.messages += 1;
         self.messages += 1;
+        if stats.messages.is_multiple_of(256) {
+            sink.observe(stats, true);
+        }
         let classified = tweet::classify(message);
         if let (Some(seen), Message::Tweet(tweet)) = (seen.as_mut(), &classified)
             && let Some(id) = tweet.id.as_deref()
