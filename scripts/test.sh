@@ -4,9 +4,30 @@
 # (scripts/kafka.sh, on KAFKA_PORT, default 19092, with SSL and SASL_SSL listeners, with fresh
 # data) and stops at the end.
 # The end-to-end tests start the built binaries, so those are built first.
+# The live view's test (tests/e2e/live_view.rs) drives a real browser: Debian's chromium and
+# chromium-driver, installed here when missing, while the workspace builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+browser=""
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  if [[ $(id -u) -ne 0 ]] && ! command -v sudo >/dev/null; then
+    echo "error: the browser test needs chromium and chromium-driver (apt-get install chromium chromium-driver)" >&2
+    exit 1
+  fi
+  as_root=()
+  [[ $(id -u) -eq 0 ]] || as_root=(sudo)
+  apt_log="$(mktemp)"
+  ("${as_root[@]}" apt-get update -qq &&
+    DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq chromium chromium-driver) \
+    >"$apt_log" 2>&1 &
+  browser=$!
+fi
 cargo build --workspace --bins --locked
+if [[ -n "$browser" ]] && ! wait "$browser"; then
+  echo "error: installing chromium and chromium-driver failed:" >&2
+  tail -n 20 "$apt_log" >&2
+  exit 1
+fi
 
 export KAFKA_PORT="${KAFKA_PORT:-19092}"
 KAFKA_DATA="$(mktemp -d)"

@@ -240,6 +240,11 @@ pub struct Args {
     #[arg(long, value_name = "HOST:PORT")]
     ui: Option<SocketAddr>,
 
+    /// With --ui: once the run has ended (a bounded run, files), keep serving the live view this
+    /// long (Ctrl-C ends it sooner), to look at the windows of a batch run.
+    #[arg(long, value_parser = parse_duration, default_value = "0s", value_name = "DURATION")]
+    ui_linger: u64,
+
     /// No progress on standard error (a bar on a terminal, else a log line every 10 s).
     #[arg(long)]
     no_progress: bool,
@@ -286,6 +291,15 @@ pub enum Generated {
 impl Args {
     pub fn log_format(&self) -> LogFormat {
         self.log_format
+    }
+
+    /// How long the live view outlives the run (zero without --ui).
+    pub fn ui_linger(&self) -> Duration {
+        match self.ui {
+            // Only process 0 serves it.
+            Some(_) if self.process == 0 => Duration::from_millis(self.ui_linger),
+            _ => Duration::ZERO,
+        }
     }
 
     /// `--completions SHELL` or `--man`, when given.

@@ -24,6 +24,7 @@ fn main() -> ExitCode {
         args.log_format(),
         "tweet_dataflow=info,tweetflow_kafka=info,tweetflow_observe=info",
     );
+    let linger = args.ui_linger();
     let config = match args.into_config() {
         Ok(config) => config,
         Err(e) => {
@@ -43,7 +44,23 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    match run(config, shutdown) {
+    let code = report(run(config, shutdown.clone()));
+    if code == ExitCode::SUCCESS && !linger.is_zero() && !shutdown.requested() {
+        eprintln!(
+            "tweet-dataflow: the run is over; the live view stays up for {} s (Ctrl-C ends it)",
+            linger.as_secs()
+        );
+        let until = std::time::Instant::now() + linger;
+        while std::time::Instant::now() < until && !shutdown.requested() {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+    code
+}
+
+/// Prints the summary or the error; the exit code.
+fn report(result: Result<Option<tweet_dataflow::Summary>, tweet_dataflow::RunError>) -> ExitCode {
+    match result {
         Ok(Some(summary)) => {
             let stopped = if summary.stopped {
                 " (stopped on request)"

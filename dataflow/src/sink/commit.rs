@@ -445,9 +445,9 @@ pub(crate) fn commit<'s>(
                 return;
             }
             activator.activate_after(Duration::from_secs(1));
-            if let Some(&f) = frontiers[1].frontier().first() {
-                sink.records.complete_before(f);
-            }
+            // The reports' frontier is the ingest's: every partition's watermark (empty: all read).
+            let ingested = frontiers[1].frontier().first().copied();
+            sink.records.complete_before(ingested.unwrap_or(u64::MAX));
             let frontier = frontiers
                 .iter()
                 .filter_map(|f| f.frontier().first().copied())
