@@ -148,6 +148,49 @@ fn table(r: &WindowRecord) -> String {
     out
 }
 
+/// Writes every record to both writers.
+pub(crate) struct Both(
+    pub Box<dyn RecordWriter + Send>,
+    pub Box<dyn RecordWriter + Send>,
+);
+
+impl RecordWriter for Both {
+    fn write(&mut self, record: &WindowRecord) -> io::Result<()> {
+        self.0.write(record)?;
+        self.1.write(record)
+    }
+
+    fn position(&self) -> u64 {
+        self.0.position()
+    }
+
+    fn closed(&self) -> bool {
+        self.0.closed()
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        self.0.sync()?;
+        self.1.sync()
+    }
+
+    fn commit(&mut self) -> io::Result<()> {
+        self.0.commit()?;
+        self.1.commit()
+    }
+
+    fn tick(&mut self) -> io::Result<()> {
+        self.0.tick()?;
+        self.1.tick()
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        // Both, whatever the first says: the other still has records to deliver.
+        let first = self.0.finish();
+        let second = self.1.finish();
+        first.and(second)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,48 +248,5 @@ mod tests {
         };
         assert_eq!(right(rows[0]), "           5  @a", "{text}");
         assert_eq!(right(rows[1]), "123456789012  @bb", "{text}");
-    }
-}
-
-/// Writes every record to both writers.
-pub(crate) struct Both(
-    pub Box<dyn RecordWriter + Send>,
-    pub Box<dyn RecordWriter + Send>,
-);
-
-impl RecordWriter for Both {
-    fn write(&mut self, record: &WindowRecord) -> io::Result<()> {
-        self.0.write(record)?;
-        self.1.write(record)
-    }
-
-    fn position(&self) -> u64 {
-        self.0.position()
-    }
-
-    fn closed(&self) -> bool {
-        self.0.closed()
-    }
-
-    fn sync(&mut self) -> io::Result<()> {
-        self.0.sync()?;
-        self.1.sync()
-    }
-
-    fn commit(&mut self) -> io::Result<()> {
-        self.0.commit()?;
-        self.1.commit()
-    }
-
-    fn tick(&mut self) -> io::Result<()> {
-        self.0.tick()?;
-        self.1.tick()
-    }
-
-    fn finish(&mut self) -> io::Result<()> {
-        // Both, whatever the first says: the other still has records to deliver.
-        let first = self.0.finish();
-        let second = self.1.finish();
-        first.and(second)
     }
 }
