@@ -34,7 +34,7 @@ if ! $live; then
   # The files are replayed one after the other, up to five minutes of event time apart: a lateness
   # of ten minutes keeps every tweet.
   exec scripts/cluster.sh 2 2 --brokers "$brokers" --topic "$topic" --bounded --lateness 10m \
-    --dead-letter target/demo-dead-letters.jsonl --ui "$ui" "${linger[@]}" "$@"
+    --dead-letter target/demo-dead-letters.jsonl --ui "$ui" ${linger[@]+"${linger[@]}"} "$@"
 fi
 
 # The topic exists before the job starts reading it.
@@ -43,6 +43,9 @@ target/release/tweet-producer generate --live --rate 200 --noise \
   --brokers "$brokers" --topic "$topic" 2>target/demo-producer.log &
 producer=$!
 stop() {
+  # Ctrl-C reached the producer too: give it time to flush before asking again (a second signal
+  # would cut its flush short).
+  for _ in $(seq 100); do kill -0 "$producer" 2>/dev/null || break; sleep 0.1; done
   kill -TERM "$producer" 2>/dev/null || true
   wait "$producer" 2>/dev/null || true
   tail -n 2 target/demo-producer.log >&2 || true

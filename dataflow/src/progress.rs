@@ -51,9 +51,12 @@ fn line(s: &Snapshot, kafka: bool) -> String {
     line
 }
 
-pub(crate) fn start(metrics: Metrics, kafka: bool) -> Progress {
+/// `leader`: process 0, the only one to draw a bar (the others of a local cluster share its
+/// terminal), and only when the windows do not go to the same terminal.
+pub(crate) fn start(metrics: Metrics, kafka: bool, leader: bool) -> Progress {
     let stop = Arc::new(AtomicBool::new(false));
-    let bar = std::io::stderr().is_terminal().then(|| {
+    let terminal = std::io::stderr().is_terminal() && !std::io::stdout().is_terminal();
+    let bar = (leader && terminal).then(|| {
         let total = metrics.snapshot().input_bytes;
         if !kafka && total > 0 {
             let bar = ProgressBar::new(total);
@@ -88,7 +91,7 @@ pub(crate) fn start(metrics: Metrics, kafka: bool) -> Progress {
                             bar.set_position(s.bytes.min(s.input_bytes));
                             bar.set_message(line(&s, kafka));
                         }
-                        None if last_log.elapsed() >= LOG_EVERY => {
+                        None if last_log.elapsed() >= LOG_EVERY && !terminal => {
                             last_log = Instant::now();
                             tracing::info!("progress: {}", line(&s, kafka));
                         }

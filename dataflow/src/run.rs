@@ -437,10 +437,13 @@ pub fn run_observed(
     }
     let _servers = serve(&config, &metrics, leader)?;
     let live = _servers.1.clone();
-    let _progress = config
-        .observe
-        .progress
-        .then(|| crate::progress::start(metrics.clone(), matches!(config.input, Input::Kafka(_))));
+    let _progress = config.observe.progress.then(|| {
+        crate::progress::start(
+            metrics.clone(),
+            matches!(config.input, Input::Kafka(_)),
+            leader,
+        )
+    });
     let sinks = if leader {
         let records = open_output(&config, results, resume.as_ref(), store.as_ref(), live)?;
         let letter_file = match &config.dead_letter {

@@ -273,8 +273,8 @@ struct GenerateArgs {
     noise: bool,
     /// Stamp tweets with the current time and write each when it is due, --rate per second of
     /// wall clock, so that an unbounded tweet-dataflow closes windows in real time (the demo's
-    /// `--live`). Not with --start or --resume.
-    #[arg(long, conflicts_with_all = ["start", "resume"])]
+    /// `--live`). Into Kafka only (--brokers); not with --start or --resume.
+    #[arg(long, conflicts_with_all = ["start", "resume", "out"], requires = "brokers")]
     live: bool,
     #[command(flatten)]
     resume: ResumeArgs,

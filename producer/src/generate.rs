@@ -80,6 +80,16 @@ const CHUNK: usize = 256 * 1024;
 /// Fails with [`io::ErrorKind::InvalidInput`] when `rate` is not a positive finite number, and
 /// with the writer's errors.
 pub fn generate(config: &GenerateConfig, out: &mut impl Write) -> io::Result<GenerateStats> {
+    generate_stoppable(config, out, &std::sync::atomic::AtomicBool::new(false))
+}
+
+/// [`generate`], ending early (everything before written) once `stop` is set; `--live` waits
+/// for each tweet's time in slices short enough to notice it.
+pub fn generate_stoppable(
+    config: &GenerateConfig,
+    out: &mut impl Write,
+    stop: &std::sync::atomic::AtomicBool,
+) -> io::Result<GenerateStats> {
     if !(config.rate.is_finite() && config.rate > 0.0) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -107,13 +117,18 @@ pub fn generate(config: &GenerateConfig, out: &mut impl Write) -> io::Result<Gen
     for i in 0..config.count {
         if config.live {
             let due = std::time::Duration::from_secs_f64(i as f64 * ms_per_tweet / 1000.0);
-            if let Some(wait) = due.checked_sub(started.elapsed()).filter(|w| !w.is_zero()) {
+            if due > started.elapsed() {
                 // What is due goes out before the wait, so each tweet leaves on its time.
                 out.write_all(&buf)?;
                 out.flush()?;
                 stats.bytes += buf.len() as u64;
                 buf.clear();
-                std::thread::sleep(wait);
+                while let Some(wait) = due.checked_sub(started.elapsed()).filter(|w| !w.is_zero()) {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        return Ok(stats);
+                    }
+                    std::thread::sleep(wait.min(std::time::Duration::from_millis(100)));
+                }
             }
         }
         let base = config

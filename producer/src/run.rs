@@ -16,7 +16,7 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use thiserror::Error;
 
-use crate::generate::{GenerateConfig, GenerateStats, generate};
+use crate::generate::{GenerateConfig, GenerateStats, generate, generate_stoppable};
 use crate::metrics::ProducerMetrics;
 use crate::progress::Reporter;
 use crate::replay::{Pace, ReplayError, namer, replay};
@@ -292,6 +292,8 @@ fn into_kafka(
     let result = body(&mut writer, stop, &mut reporter);
     reporter.finish();
     let sent = writer.sent();
+    // Also when the flush fails below: the counters then stop where the writer got to.
+    metrics.writer(sent, &writer.progress(), writer.queued());
     let delivery = writer.finish()?;
     metrics.writer(sent, &delivery, 0);
     report.delivery = Some(delivery.clone());
@@ -378,7 +380,7 @@ fn generate_until(
             Ok(())
         }
     }
-    match generate(config, &mut Stoppable { sink, stop }) {
+    match generate_stoppable(config, &mut Stoppable { sink, stop }, stop) {
         Ok(_) => Ok(()),
         Err(e) if e.get_ref().is_some_and(|inner| inner.is::<Stopped>()) => Ok(()),
         Err(source) => Err(RunError::Output {

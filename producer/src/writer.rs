@@ -681,11 +681,16 @@ impl TweetWriter {
         self.deliveries.failed() > 0 || self.exactly.as_ref().is_some_and(|x| x.failed)
     }
 
-    /// Counts so far (deliveries still in flight are neither delivered nor failed yet).
+    /// Counts so far (deliveries still in flight are neither delivered nor failed yet). Under
+    /// `--resume` a tweet counts as delivered once its transaction committed, as in the summary.
     pub fn progress(&self) -> Delivery {
+        let (delivered, failed) = match &self.exactly {
+            Some(x) => (x.committed_tweets, x.refused),
+            None => (self.deliveries.delivered(), self.deliveries.failed()),
+        };
         Delivery {
-            delivered: self.deliveries.delivered(),
-            failed: self.deliveries.failed(),
+            delivered,
+            failed,
             unconfirmed: 0,
             skipped: self.skipped,
             unsent: self.unsent,

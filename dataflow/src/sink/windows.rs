@@ -110,6 +110,10 @@ impl WindowSink {
             self.cursor = (self.tweets() > 0).then_some(time);
         }
         self.write_until(limit);
+        // Every window still to come is at `limit` or later, and needs a completion after it.
+        if let Some(limit) = limit {
+            self.complete_at = self.complete_at.split_off(&(limit + 1));
+        }
     }
 
     fn write_until(&mut self, limit: Option<u64>) {
@@ -156,7 +160,6 @@ impl WindowSink {
             Ok(()) => {
                 self.written += 1;
                 let since = self.complete_at.range(time + 1..).next().map(|(_, at)| *at);
-                self.complete_at = self.complete_at.split_off(&(time + 1));
                 self.metrics.window_written(since.map(|at| at.elapsed()));
             }
             Err(e) => {

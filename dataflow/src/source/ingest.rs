@@ -338,16 +338,7 @@ pub(crate) fn ingest<'s>(
             }
             metrics.publish(&counters);
             if metrics.partitions_due() {
-                for r in &readers {
-                    metrics.partition(PartitionView {
-                        partition: r.partition.label(),
-                        watermark_ms: r
-                            .watermark
-                            .max_event_ms()
-                            .map(|_| r.watermark.low_ms() as i64),
-                        lag: r.partition.lag(),
-                    });
-                }
+                publish_partitions(&readers, &metrics);
             }
             if rules.stop_on_read_error && counters.read_errors > read_errors && !stopping {
                 tracing::error!(worker, "a partition cannot be read; stopping the run");
@@ -442,6 +433,8 @@ pub(crate) fn ingest<'s>(
                             &mut numbered(&mut seq, worker, Local::Done, false),
                         );
                     }
+                    // The partitions' last state, for a page that outlives the run.
+                    publish_partitions(&readers, &metrics);
                     let stats = counters.to_stats();
                     tracing::debug!(worker, %stats, "partitions read");
                     reports_out.give(&*report_cap, &mut vec![Report::Stats(stats)]);
@@ -452,6 +445,20 @@ pub(crate) fn ingest<'s>(
     });
     progress.broadcast().connect_loop(heard_handle);
     (updates, reports)
+}
+
+/// Each partition's watermark and lag, for the metrics and the live view.
+fn publish_partitions(readers: &[Reader], metrics: &WorkerMetrics) {
+    for r in readers {
+        metrics.partition(PartitionView {
+            partition: r.partition.label(),
+            watermark_ms: r
+                .watermark
+                .max_event_ms()
+                .map(|_| r.watermark.low_ms() as i64),
+            lag: r.partition.lag(),
+        });
+    }
 }
 
 /// This worker's next report, numbered so that receivers can drop stale ones.

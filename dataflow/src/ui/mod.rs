@@ -134,7 +134,8 @@ async fn status(State(live): State<Arc<Live>>) -> impl IntoResponse {
     json(live.status())
 }
 
-/// `window` events as records are written, a `status` event every second.
+/// `window` events as records are written, a `status` event every second, and `reload` when the
+/// client fell so far behind that windows were dropped for it.
 async fn events(
     State(live): State<Arc<Live>>,
 ) -> Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>> {
