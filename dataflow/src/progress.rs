@@ -26,6 +26,8 @@ impl Drop for Progress {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(thread) = self.thread.take() {
+            // Woken now, not at its next tick: the run's end must not wait for it.
+            thread.thread().unpark();
             let _ = thread.join();
         }
     }
@@ -83,8 +85,11 @@ pub(crate) fn start(metrics: Metrics, kafka: bool, leader: bool) -> Progress {
             let stop = stop.clone();
             move || {
                 let mut last_log = Instant::now();
-                while !stop.load(Ordering::Relaxed) {
-                    std::thread::sleep(DRAW_EVERY);
+                loop {
+                    std::thread::park_timeout(DRAW_EVERY);
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
                     let s = metrics.snapshot();
                     match &bar {
                         Some(bar) => {
