@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tweet::time::parse_duration;
-use tweet_producer::generate::{DEFAULT_START_MS, GenerateConfig};
+use tweet_producer::generate::{DEFAULT_START_MS, GenerateConfig, KeyShape};
 use tweet_producer::replay::{PACE_RANGE, Pace};
 use tweet_producer::resume::Resume;
 use tweet_producer::run::Job;
@@ -256,9 +256,10 @@ struct GenerateArgs {
     /// Seed: equal flags write equal bytes.
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Tweets per second of event time.
-    #[arg(long, default_value_t = 1000.0)]
-    rate: f64,
+    /// Tweets per second of event time [default: 1000; with --keys realistic 470, the real
+    /// stream's sample].
+    #[arg(long)]
+    rate: Option<f64>,
     /// Write X API v2 filtered-stream envelopes instead of v1.1 statuses.
     #[arg(long)]
     v2: bool,
@@ -271,6 +272,27 @@ struct GenerateArgs {
     /// Also write notices, blank, malformed and rejected lines (~1% of lines).
     #[arg(long)]
     noise: bool,
+    /// How diverse the keys are: `default` (concentrated, about 0.4 distinct mention names per
+    /// tweet per 30 s slide at 1000 tweets/s) or `realistic` (a long tail like the real stream's:
+    /// about 1.1 distinct names per tweet per slide and 1.9 mentions per tweet at --rate 470). The
+    /// flags below override the preset's parts.
+    #[arg(long, value_name = "default|realistic", default_value = "default")]
+    keys: String,
+    /// Accounts that can be mentioned (ranks of a Zipf law, at most 2,000,000).
+    #[arg(long, value_name = "N")]
+    mention_accounts: Option<usize>,
+    /// Exponent of the Zipf law of mentions (lower: flatter, more distinct names).
+    #[arg(long, value_name = "S")]
+    mention_zipf: Option<f64>,
+    /// Places people give as their location (beyond ~190 real cities, synthetic towns).
+    #[arg(long, value_name = "N")]
+    places: Option<usize>,
+    /// Exponent of the Zipf law of places.
+    #[arg(long, value_name = "S")]
+    location_zipf: Option<f64>,
+    /// Mean mentions of an original tweet (Poisson, at most 4; retweets add one).
+    #[arg(long, value_name = "M")]
+    mentions_per_original: Option<f64>,
     /// Stamp tweets with the current time and write each when it is due, --rate per second of
     /// wall clock, so that an unbounded tweet-dataflow closes windows in real time (the demo's
     /// `--live`). Into Kafka only (--brokers); not with --start or --resume.
@@ -294,7 +316,12 @@ fn pace(flag: &str, value: f64) -> Result<f64> {
 
 impl GenerateArgs {
     fn config(&self) -> Result<GenerateConfig> {
-        let rate = pace("--rate", self.rate)?;
+        let rate = match (self.rate, self.keys.as_str()) {
+            (Some(rate), _) => rate,
+            (None, "realistic") => 470.0,
+            (None, _) => 1000.0,
+        };
+        let rate = pace("--rate", rate)?;
         let start_ms = match &self.start {
             None => DEFAULT_START_MS,
             Some(s) => {
@@ -305,7 +332,43 @@ impl GenerateArgs {
                     .with_context(|| format!("--start {s:?} is before 1970"))?
             }
         };
+        let mut keys = KeyShape::preset(&self.keys)
+            .with_context(|| format!("--keys {:?}: default or realistic", self.keys))?;
+        if let Some(n) = self.mention_accounts {
+            if !(1..=2_000_000).contains(&n) {
+                bail!("--mention-accounts must be from 1 to 2000000, got {n}");
+            }
+            keys.mention_accounts = n;
+        }
+        if let Some(n) = self.places {
+            if n == 0 || n > 10_000_000 {
+                bail!("--places must be from 1 to 10000000, got {n}");
+            }
+            keys.places = n;
+        }
+        for (flag, value, slot) in [
+            ("--mention-zipf", self.mention_zipf, &mut keys.mention_zipf),
+            (
+                "--location-zipf",
+                self.location_zipf,
+                &mut keys.location_zipf,
+            ),
+        ] {
+            if let Some(v) = value {
+                if !(v.is_finite() && (0.0..=5.0).contains(&v)) {
+                    bail!("{flag} must be from 0 to 5, got {v}");
+                }
+                *slot = v;
+            }
+        }
+        if let Some(m) = self.mentions_per_original {
+            if !(m.is_finite() && (0.0..=4.0).contains(&m)) {
+                bail!("--mentions-per-original must be from 0 to 4, got {m}");
+            }
+            keys.mentions_per_original = Some(m);
+        }
         Ok(GenerateConfig {
+            keys,
             count: self.count.unwrap_or(u64::MAX),
             live: self.live,
             seed: self.seed,

@@ -8,10 +8,11 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use rand::Rng;
-use rand_distr::{Distribution, LogNormal, Pareto};
+use rand_distr::{Distribution, LogNormal, Pareto, Poisson};
 
+use super::KeyShape;
 use super::vocabulary;
-use super::world::{self, Mix, Profile, World};
+use super::world::{self, Mix, Profile, World, Zipf};
 
 /// Twitter's limit in 2016; longer originals are sent truncated with an `extended_tweet` in v1.1.
 pub(super) const MAX_CHARS: u32 = 140;
@@ -233,14 +234,33 @@ pub(super) struct Composer {
     retweets_tail: Pareto<f64>,
     age: LogNormal<f64>,
     profiles: RefCell<Vec<ProfileSlot>>,
+    /// The key shape's laws, when it is not the default one (the world's).
+    mention_law: Option<Zipf>,
+    place_law: Option<Zipf>,
+    mentions_per_original: Option<Poisson<f64>>,
 }
 
 const PROFILE_CACHE: usize = 1 << 14;
 type ProfileSlot = Option<(u64, Rc<Profile>)>;
 
 impl Composer {
-    pub(super) fn new() -> Self {
+    pub(super) fn new(keys: &KeyShape) -> Self {
+        let default = KeyShape::default();
         Composer {
+            mention_law: (keys.mention_accounts, keys.mention_zipf)
+                .ne(&(default.mention_accounts, default.mention_zipf))
+                .then(|| {
+                    Zipf::new(
+                        keys.mention_accounts.clamp(1, world::USERS as usize),
+                        keys.mention_zipf,
+                    )
+                }),
+            place_law: (keys.places, keys.location_zipf)
+                .ne(&(default.places, default.location_zipf))
+                .then(|| Zipf::new(keys.places.max(1), keys.location_zipf)),
+            mentions_per_original: keys
+                .mentions_per_original
+                .map(|mean| Poisson::new(mean.max(1e-9)).expect("a positive mean")),
             world: World::get(),
             // Median ~12 retweets, long body up to tens of thousands...
             retweets_body: LogNormal::new(2.5, 2.2).expect("valid log-normal parameters"),
@@ -260,7 +280,8 @@ impl Composer {
         match &cache[slot] {
             Some((idx, p)) if *idx == user => p.clone(),
             _ => {
-                let p = Rc::new(self.world.profile(user));
+                let cities = self.place_law.as_ref().unwrap_or(self.world.cities());
+                let p = Rc::new(self.world.profile(user, cities));
                 cache[slot] = Some((user, p.clone()));
                 p
             }
@@ -268,7 +289,8 @@ impl Composer {
     }
 
     fn famous(&self, rng: &mut impl Rng) -> u64 {
-        self.world.famous.rank(rng.random()) as u64
+        let law = self.mention_law.as_ref().unwrap_or(&self.world.famous);
+        law.rank(rng.random()) as u64
     }
 
     fn retweet_count(&self, rng: &mut impl Rng) -> u64 {
@@ -376,12 +398,15 @@ impl Composer {
             90..95 => ("fr", vocabulary::WORDS_FR),
             _ => ("und", vocabulary::EMOJI),
         };
-        let mentions = match rng.random_range(0..100) {
-            0..45 => 0,
-            45..75 => 1,
-            75..90 => 2,
-            90..97 => 3,
-            _ => 4,
+        let mentions = match &self.mentions_per_original {
+            Some(law) => (law.sample(rng) as u32).min(4),
+            None => match rng.random_range(0..100) {
+                0..45 => 0,
+                45..75 => 1,
+                75..90 => 2,
+                90..97 => 3,
+                _ => 4,
+            },
         }
         .min(max_mentions);
         let mut text = Text::default();
@@ -504,7 +529,7 @@ mod tests {
 
     #[test]
     fn entity_offsets_point_at_their_text() {
-        let c = Composer::new();
+        let c = Composer::new(&KeyShape::default());
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         for i in 0..2000 {
             let t = c.tweet(1_480_817_260_000 + i, &mut rng);

@@ -15,6 +15,26 @@ pub(super) const USERS: u64 = 2_000_000;
 /// tens of thousands of distinct screen names with a heavy head.
 pub(super) const FAMOUS: usize = 60_000;
 
+/// The real cities of [`PLACES`]; `KeyShape::places` beyond these are synthetic towns.
+pub(super) const REAL_PLACES: usize = count_lines(PLACES);
+
+const fn count_lines(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    let (mut i, mut lines, mut empty) = (0, 0, true);
+    while i < bytes.len() {
+        if bytes[i] == b'\n' {
+            if !empty {
+                lines += 1;
+            }
+            empty = true;
+        } else {
+            empty = false;
+        }
+        i += 1;
+    }
+    if !empty { lines + 1 } else { lines }
+}
+
 /// Twitter's snowflake epoch (2010-11-04T01:42:54.657Z): ids embed their creation time, as real ones do.
 pub(super) const TWEPOCH_MS: u64 = 1_288_834_974_657;
 
@@ -83,6 +103,59 @@ impl Zipf {
             .partition_point(|&c| c <= u)
             .min(self.cdf.len() - 1)
     }
+}
+
+/// Syllables of synthetic town names.
+const SYLLABLES: &[&str] = &[
+    "ka", "lo", "mi", "ra", "sen", "tor", "vil", "an", "bel", "dor", "es", "fa", "gar", "hol",
+    "is", "jun", "ke", "lin", "mor", "na", "os", "pe", "quil", "ru", "sa", "ta", "ul", "ve", "wen",
+    "xa", "yo", "zu",
+];
+const SYNTHETIC_COUNTRIES: &[&str] = &[
+    "Valdoria", "Kestrel", "Norvane", "Ostrava", "Mirelle", "Tavros", "Quendal", "Ardenne",
+];
+
+/// A synthetic town, written as a city alone, with its country, or in lower case (the three
+/// commonest ways): interned, so a profile can hold it as `&'static str`; at most three strings
+/// per town ever drawn.
+fn synthetic_place(place: usize, variant: usize) -> &'static str {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    static INTERNED: OnceLock<Mutex<HashMap<(usize, u8), &'static str>>> = OnceLock::new();
+    let way: u8 = match variant {
+        1 | 2 | 7 | 8 | 9 | 14 => 1,
+        3 | 4 => 2,
+        _ => 0,
+    };
+    let mut interned = INTERNED
+        .get_or_init(Default::default)
+        .lock()
+        .expect("not poisoned");
+    interned.entry((place, way)).or_insert_with(|| {
+        let n = SYLLABLES.len();
+        let mut name = String::new();
+        let mut rest = place - REAL_PLACES;
+        loop {
+            name.push_str(SYLLABLES[rest % n]);
+            rest /= n;
+            if rest == 0 {
+                break;
+            }
+        }
+        if name.len() < 4 {
+            name.push_str("ville");
+        }
+        let mut town: String = name[..1].to_uppercase() + &name[1..];
+        match way {
+            1 => {
+                town.push_str(", ");
+                town.push_str(SYNTHETIC_COUNTRIES[place % SYNTHETIC_COUNTRIES.len()]);
+            }
+            2 => town = town.to_lowercase(),
+            _ => {}
+        }
+        Box::leak(town.into_boxed_str())
+    })
 }
 
 /// What a user's profile says about where they are; about 20% of users say nothing usable.
@@ -214,7 +287,12 @@ impl World {
         HASHTAGS[rank]
     }
 
-    fn location(&self, mix: &mut Mix) -> Location {
+    /// The Zipf law over places of the default key shape.
+    pub(super) fn cities(&self) -> &Zipf {
+        &self.city_zipf
+    }
+
+    fn location(&self, mix: &mut Mix, cities: &Zipf) -> Location {
         let u = mix.unit();
         // About 20% of profiles give no usable location.
         if u < 0.10 {
@@ -226,17 +304,20 @@ impl World {
         if u < 0.20 {
             return Location::Text(["   ", " ", "\t"][mix.below(3) as usize]);
         }
-        let place = self.city_zipf.rank(mix.unit());
+        let place = cities.rank(mix.unit());
         let v = mix.unit();
         let variant = self
             .variant_cdf
             .partition_point(|&c| c <= v)
             .min(VARIANTS.len() - 1);
+        if place >= REAL_PLACES {
+            return Location::Text(synthetic_place(place, variant));
+        }
         Location::Text(self.locations[place * VARIANTS.len() + variant])
     }
 
     /// The profile of user `idx` (`0..USERS`); ranks below [`FAMOUS`] are the popular accounts.
-    pub(super) fn profile(&self, idx: u64) -> Profile {
+    pub(super) fn profile(&self, idx: u64, cities: &Zipf) -> Profile {
         let mut mix = Mix::new(idx, 0x5EED_u64);
         let famous = idx < FAMOUS as u64;
         let screen_name = screen_name(idx, &mut mix);
@@ -293,7 +374,7 @@ impl World {
         };
         Profile {
             id,
-            location: self.location(&mut mix),
+            location: self.location(&mut mix, cities),
             description,
             url,
             created_ms,
@@ -406,8 +487,8 @@ mod tests {
     #[test]
     fn profiles_are_stable() {
         let w = World::get();
-        let a = w.profile(12345);
-        let b = w.profile(12345);
+        let a = w.profile(12345, w.cities());
+        let b = w.profile(12345, w.cities());
         assert_eq!(a.screen_name, b.screen_name);
         assert_eq!(a.id, b.id);
         assert_eq!(a.location.as_v1(), b.location.as_v1());
