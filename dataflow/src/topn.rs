@@ -39,18 +39,25 @@ impl<'s> TopN<'s> for VecCollection<'s, u64, (Group, String), i128> {
         self.reduce_named(
             "TopPerBucket",
             move |_group, keys: &[(&String, i128)], output| {
-                let mut ranked: Vec<Ranked> = keys
-                    .iter()
-                    .map(|(key, count)| Ranked {
-                        count: *count,
-                        key: (*key).clone(),
-                    })
-                    .collect();
+                // Ranked by reference, and only the winners' keys copied: a bucket of the long
+                // tail holds many keys, of which at most `limit` leave it.
+                let order = |a: &(&String, i128), b: &(&String, i128)| {
+                    (Reverse(a.1), a.0.as_bytes()).cmp(&(Reverse(b.1), b.0.as_bytes()))
+                };
+                let mut ranked: Vec<(&String, i128)> = keys.to_vec();
                 if ranked.len() > limit {
-                    ranked.select_nth_unstable(limit - 1);
+                    ranked.select_nth_unstable_by(limit - 1, order);
                     ranked.truncate(limit);
                 }
-                output.extend(ranked.into_iter().map(|r| (r, 1)));
+                output.extend(ranked.into_iter().map(|(key, count)| {
+                    (
+                        Ranked {
+                            count,
+                            key: key.clone(),
+                        },
+                        1,
+                    )
+                }));
             },
         )
         .map(|(group, ranked)| (group.kind, ranked))

@@ -778,8 +778,14 @@ mod tests {
         // One slide of the real stream: 15.7k names, 2.2k locations, 1.9 mentions per tweet.
         assert!((14_000..17_500).contains(&r_names), "{r_names} names");
         assert!((1_800..2_700).contains(&r_places), "{r_places} places");
-        assert!((1.8..2.0).contains(&r_mentions), "{r_mentions} mentions per tweet");
-        assert!(d_names * 2 < r_names && d_mentions < 1.4, "{d_names} {d_mentions}");
+        assert!(
+            (1.8..2.0).contains(&r_mentions),
+            "{r_mentions} mentions per tweet"
+        );
+        assert!(
+            d_names * 2 < r_names && d_mentions < 1.4,
+            "{d_names} {d_mentions}"
+        );
         assert!(d_places < r_places, "{d_places} < {r_places}");
         assert_eq!(run(&realistic).0, real_out, "equal flags, equal bytes");
     }
@@ -805,4 +811,3 @@ mod tests {
         );
     }
 }
-

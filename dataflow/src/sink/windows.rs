@@ -160,7 +160,15 @@ impl WindowSink {
             Ok(()) => {
                 self.written += 1;
                 let since = self.complete_at.range(time + 1..).next().map(|(_, at)| *at);
-                self.metrics.window_written(since.map(|at| at.elapsed()));
+                let latency = since.map(|at| at.elapsed());
+                self.metrics.window_written(latency);
+                // Per window, for scripts/bench-latency.sh's exact percentiles.
+                tracing::debug!(
+                    target: "tweetflow::latency",
+                    window_end = end,
+                    latency_us = latency.map_or(0, |l| l.as_micros() as u64),
+                    "window written"
+                );
             }
             Err(e) => {
                 self.failed = true;
