@@ -49,8 +49,14 @@ dataflow() { # file workers → "secs rss_kb"
   rm -f "$out" "$out.time"
 }
 parser() { # file → "one-thread two-thread" tweets/s of sonic-rs
-  cargo bench -q -p tweet --bench parse -- "$PWD/$1" 2>/dev/null |
-    awk '/SonicRs 1 thread/ { one = $4 } /SonicRs 2 threads/ { two = $4 } END { print one, two }'
+  local rates
+  rates=$(cargo bench -q -p tweet --bench parse -- "$PWD/$1" |
+    awk '/SonicRs 1 thread/ { one = $4 } /SonicRs 2 threads/ { two = $4 } END { print one, two }')
+  if [[ -z "${rates// /}" ]]; then
+    echo "error: the parser benchmark printed no rate for $1" >&2
+    exit 1
+  fi
+  echo "$rates"
 }
 extra=("$@")
 

@@ -5,9 +5,9 @@
 # --output FILE and --output-topic), for SECONDS. Prints p50/p99/max of
 #   - the window-close latency: from worker 0's sink seeing every partition's watermark pass a
 #     window's end to its record written and flushed (the dataflow's own measurement, per window);
-#   - end to end: from the input topic holding, on every partition, the tweet that completes a
-#     window (at or after its end plus the lateness) to the record in the file and in the topic
-#     (dataflow/examples/latency_probe.rs, a consumer of both topics).
+#   - end to end: from a consumer of the input topic having, on every partition, the tweet that
+#     completes a window (at or after its end plus the lateness) to the record in the file and in
+#     the topic (dataflow/examples/latency_probe.rs; the producer's linger.ms is before that).
 #   scripts/bench-latency.sh [RATE] [SECONDS]      (default 10000 tweets/s, 60 s)
 # RATE is fixed, so the job is not the bottleneck: on this 2-core machine the producer, the
 # broker and the job share the cores, and 10k/s is under half of what the live generator and the
@@ -30,8 +30,16 @@ RUST_LOG=info,tweetflow::latency=debug ./target/release/tweet-dataflow --brokers
   --output "$work/windows.jsonl" --output-topic "$windows_topic" --no-progress \
   --log-format json 2>"$work/dataflow.log" &
 dataflow=$!
-# The output topic exists once the job has started its producer.
-until grep -q '"starting"' "$work/dataflow.log" 2>/dev/null; do sleep 0.2; done
+# The output topic exists once the job has started its producer. The probe takes the windows of
+# the steady state (the last seconds' windows close only once the partitions go idle).
+until grep -q '"starting"' "$work/dataflow.log" 2>/dev/null; do
+  if ! kill -0 "$dataflow" 2>/dev/null; then
+    echo "error: tweet-dataflow did not start:" >&2
+    tail -n 20 "$work/dataflow.log" >&2
+    exit 1
+  fi
+  sleep 0.2
+done
 windows=$((seconds - 8))
 ./target/release/examples/latency_probe "$brokers" "$topic" 4 "$work/windows.jsonl" \
   "$windows_topic" 1000 "$windows" >"$work/probe.txt" &
@@ -46,7 +54,9 @@ echo "rate $rate tweets/s for $seconds s; $(wc -l <"$work/windows.jsonl") window
 python3 - "$work/dataflow.log" <<'PY'
 import json, sys
 lat = sorted(json.loads(l)["fields"]["latency_us"] / 1000 for l in open(sys.argv[1])
-             if '"tweetflow::latency"' in l and json.loads(l)["fields"].get("latency_us"))
+             if '"tweetflow::latency"' in l)
+if not lat:
+    sys.exit("window-close latency: no window written")
 q = lambda p: lat[round((len(lat) - 1) * p)]
 print(f"window-close latency: {len(lat)} windows, p50 {q(.5):.1f} ms, p99 {q(.99):.1f} ms, max {lat[-1]:.1f} ms")
 PY

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Memory against the keys of the live windows (issue 14): peak RSS of tweet-dataflow (1 worker,
-# 60 s windows sliding by 30 s) on files whose windows hold about 10k, 100k and 1M distinct
-# mention names (a flat law over 2M accounts, 4 mentions per original tweet), and, at 100k, on a
+# 60 s windows sliding by 30 s) on files whose windows hold about 8k, 80k and 700k distinct
+# mention names (a flat law over 2M accounts, a Poisson mean of 4 mentions per original tweet,
+# capped: about 3.3 per tweet; collisions grow with the keys), and, at the middle point, on a
 # file twice as long with the same density: the state must follow the live windows' keys, not the
 # tweets read. Prints the distinct names per window (cargo run -p tweet --example keys), peak RSS,
 # and bytes per live (slide, key) over a run on a tiny file (the process's fixed cost).
@@ -24,7 +25,7 @@ rss() { # file → peak RSS in KB
 }
 file() { # name keys slides → path
   local data="bench-data/memory-$1.jsonl"
-  # ~4 mentions per tweet, nearly all distinct: keys/8 tweets per 30 s slide give `keys` per window.
+  # keys/8 tweets per 30 s slide: about `keys` mentions per window, most of them distinct.
   local per_slide=$(($2 / 8)) rate count
   rate=$(awk -v n="$per_slide" 'BEGIN { printf "%.3f", n / 30 }')
   count=$((per_slide * $3))

@@ -1,11 +1,14 @@
-//! End-to-end latency of an unbounded run (`scripts/bench-latency.sh`): from the moment the input
-//! topic holds, on every partition, a tweet at or after a window's end plus the lateness (the
-//! tweet that completes the window), to that window's record in the output file and in the
-//! output topic. The input is read as a consumer sees it, so the producer's batching
-//! (`linger.ms`) counts toward the latency and librdkafka's delivery to this probe does too.
+//! End-to-end latency of an unbounded run (`scripts/bench-latency.sh`): from the moment this
+//! probe has received, on every partition of the input topic, a tweet at or after a window's end
+//! plus the lateness (the tweet that completes the window), to that window's record in the output
+//! file and in the output topic. The clock starts when the completing tweet is in the topic and
+//! delivered to a consumer: the producer's batching (`linger.ms`) is before it, outside the
+//! figure. Records are matched to completions at the end, so a completion the probe's input
+//! consumer saw late still counts; a record seen before its completion counts as such.
 //!
 //! `cargo run --release --example latency_probe -- BROKERS INPUT_TOPIC PARTITIONS OUTPUT_FILE
-//! OUTPUT_TOPIC LATENESS_MS WINDOWS`: prints p50/p99/max once WINDOWS records are in both.
+//! OUTPUT_TOPIC LATENESS_MS WINDOWS`: prints p50/p99/max once WINDOWS records are in both, or once
+//! the outputs have been quiet for 5 s.
 
 use std::io::{BufRead, Seek};
 use std::sync::{Arc, Mutex};
@@ -72,11 +75,24 @@ fn chrono_like_parse(s: &str) -> i64 {
     ((days * 24 + hh) * 60 + mm) * 60_000 + ss * 1000 + ms
 }
 
-fn report(what: &str, mut samples: Vec<f64>) {
+/// The latencies of records seen at their instants, against the completions.
+fn report(what: &str, seen: &[(i64, Instant)], completions: &Completions, lateness: i64) {
+    let (mut samples, mut unseen, mut early) = (Vec::new(), 0, 0);
+    for &(end_ms, at) in seen {
+        match completions.at(end_ms + lateness) {
+            None => unseen += 1,
+            Some(done) if done > at => early += 1,
+            Some(done) => samples.push(at.duration_since(done).as_secs_f64() * 1000.0),
+        }
+    }
+    if samples.is_empty() {
+        println!("{what}: no window measured ({unseen} without a completion seen)");
+        return;
+    }
     samples.sort_by(f64::total_cmp);
     let q = |p: f64| samples[((samples.len() - 1) as f64 * p).round() as usize];
     println!(
-        "{what}: {} windows, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        "{what}: {} windows, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({unseen} without a completion seen, {early} before it)",
         samples.len(),
         q(0.5),
         q(0.99),
@@ -118,10 +134,6 @@ fn main() {
         }
     });
 
-    let latency = |end_ms: i64, seen: Instant| -> Option<f64> {
-        let done = completions.lock().unwrap().at(end_ms + lateness)?;
-        Some(seen.saturating_duration_since(done).as_secs_f64() * 1000.0)
-    };
     // The output topic, from its current end, and the file, from where it is now.
     let out = consumer(brokers, output, 1, Offset::End);
     let mut reader = std::io::BufReader::new(std::fs::File::open(file).expect("OUTPUT_FILE"));
@@ -129,25 +141,26 @@ fn main() {
     let (mut in_file, mut in_topic) = (Vec::new(), Vec::new());
     let mut line = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(600);
-    while (in_file.len() < windows || in_topic.len() < windows) && Instant::now() < deadline {
+    let mut last_seen = Instant::now();
+    while (in_file.len() < windows || in_topic.len() < windows)
+        && Instant::now() < deadline
+        && !(last_seen.elapsed() > Duration::from_secs(5) && !in_file.is_empty())
+    {
         match reader.read_until(b'\n', &mut line).expect("read") {
             n if n > 0 && line.ends_with(b"\n") => {
-                if let Some(ms) = latency(window_end_ms(&line), Instant::now()) {
-                    in_file.push(ms);
-                }
+                last_seen = Instant::now();
+                in_file.push((window_end_ms(&line), last_seen));
                 line.clear();
             }
             _ => {
                 if let Some(Ok(m)) = out.poll(Duration::from_millis(1)) {
-                    let seen = Instant::now();
-                    if let Some(ms) = latency(window_end_ms(m.payload().unwrap_or_default()), seen)
-                    {
-                        in_topic.push(ms);
-                    }
+                    last_seen = Instant::now();
+                    in_topic.push((window_end_ms(m.payload().unwrap_or_default()), last_seen));
                 }
             }
         }
     }
-    report("output file", in_file);
-    report("output topic", in_topic);
+    let completions = completions.lock().unwrap();
+    report("output file", &in_file, &completions, lateness);
+    report("output topic", &in_topic, &completions, lateness);
 }

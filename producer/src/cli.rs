@@ -194,6 +194,15 @@ struct ReplayArgs {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum KeysFlag {
+    /// Concentrated: about 0.4 distinct mention names per tweet per 30 s slide.
+    Default,
+    /// A long tail like the real stream's, at 470 tweets/s unless --rate says otherwise: 1.9
+    /// mentions and 1.1 distinct names per tweet per slide, 2,200 locations per slide.
+    Realistic,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum ApiFlag {
     /// `GET /2/tweets/search/stream`, app-only bearer token, rules synced with --track.
     V2,
@@ -272,12 +281,9 @@ struct GenerateArgs {
     /// Also write notices, blank, malformed and rejected lines (~1% of lines).
     #[arg(long)]
     noise: bool,
-    /// How diverse the keys are: `default` (concentrated, about 0.4 distinct mention names per
-    /// tweet per 30 s slide at 1000 tweets/s) or `realistic` (a long tail like the real stream's:
-    /// about 1.1 distinct names per tweet per slide and 1.9 mentions per tweet at --rate 470). The
-    /// flags below override the preset's parts.
-    #[arg(long, value_name = "default|realistic", default_value = "default")]
-    keys: String,
+    /// How diverse the keys are. The flags below override the preset's parts.
+    #[arg(long, value_enum, default_value_t = KeysFlag::Default)]
+    keys: KeysFlag,
     /// Accounts that can be mentioned (ranks of a Zipf law, at most 2,000,000).
     #[arg(long, value_name = "N")]
     mention_accounts: Option<usize>,
@@ -290,7 +296,8 @@ struct GenerateArgs {
     /// Exponent of the Zipf law of places.
     #[arg(long, value_name = "S")]
     location_zipf: Option<f64>,
-    /// Mean mentions of an original tweet (Poisson, at most 4; retweets add one).
+    /// Mean of the Poisson law of mentions per original tweet, before the cap at 4 (retweets add
+    /// the retweeted account).
     #[arg(long, value_name = "M")]
     mentions_per_original: Option<f64>,
     /// Stamp tweets with the current time and write each when it is due, --rate per second of
@@ -316,10 +323,10 @@ fn pace(flag: &str, value: f64) -> Result<f64> {
 
 impl GenerateArgs {
     fn config(&self) -> Result<GenerateConfig> {
-        let rate = match (self.rate, self.keys.as_str()) {
+        let rate = match (self.rate, self.keys) {
             (Some(rate), _) => rate,
-            (None, "realistic") => 470.0,
-            (None, _) => 1000.0,
+            (None, KeysFlag::Realistic) => 470.0,
+            (None, KeysFlag::Default) => 1000.0,
         };
         let rate = pace("--rate", rate)?;
         let start_ms = match &self.start {
@@ -332,8 +339,10 @@ impl GenerateArgs {
                     .with_context(|| format!("--start {s:?} is before 1970"))?
             }
         };
-        let mut keys = KeyShape::preset(&self.keys)
-            .with_context(|| format!("--keys {:?}: default or realistic", self.keys))?;
+        let mut keys = match self.keys {
+            KeysFlag::Default => KeyShape::default(),
+            KeysFlag::Realistic => KeyShape::realistic(),
+        };
         if let Some(n) = self.mention_accounts {
             if !(1..=2_000_000).contains(&n) {
                 bail!("--mention-accounts must be from 1 to 2000000, got {n}");

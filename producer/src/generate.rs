@@ -71,7 +71,8 @@ impl Default for GenerateConfig {
 #[derive(Clone, Debug, PartialEq)]
 pub struct KeyShape {
     /// Accounts that can be mentioned, retweeted or quoted: ranks of a Zipf law (at most
-    /// 2,000,000, the population).
+    /// 2,000,000, the population). The 15 % of tweets by popular authors draw their author from
+    /// the same law.
     pub mention_accounts: usize,
     /// The exponent of that law: lower is flatter, more distinct names.
     pub mention_zipf: f64,
@@ -79,8 +80,10 @@ pub struct KeyShape {
     /// are real cities, the rest synthetic towns.
     pub places: usize,
     pub location_zipf: f64,
-    /// Mean mentions of an original tweet (Poisson, at most 4; a retweet adds the retweeted
-    /// account's name to its original's); `None`: the built-in mix (mean 0.93).
+    /// The mean of a Poisson law of mentions per original tweet, before the cap (4; 3 in a
+    /// retweeted original, 2 in a quoted one), so the mean drawn is below it at high values; a
+    /// retweet adds the retweeted account's name to its original's. `None`: the built-in mix
+    /// (mean 0.93).
     pub mentions_per_original: Option<f64>,
 }
 
@@ -97,7 +100,8 @@ impl Default for KeyShape {
 }
 
 impl KeyShape {
-    /// A realistic stream at 470 tweets/s (`--keys realistic` sets that rate): 14,100 tweets,
+    /// A realistic stream at 470 tweets/s (`--keys realistic` sets that `--rate`; library callers
+    /// set [`GenerateConfig::rate`]): 14,100 tweets,
     /// 1.9 mentions per tweet, 15,700 distinct mention names (1.1 per tweet) and 2,200 distinct
     /// locations per 30 s slide, as a sample of the real stream had (issue 14; measured with
     /// `cargo run -p tweet --example keys`).
@@ -108,15 +112,6 @@ impl KeyShape {
             places: 800,
             location_zipf: 1.0,
             mentions_per_original: Some(1.65),
-        }
-    }
-
-    /// The named presets of `--keys`.
-    pub fn preset(name: &str) -> Option<KeyShape> {
-        match name {
-            "default" => Some(KeyShape::default()),
-            "realistic" => Some(KeyShape::realistic()),
-            _ => None,
         }
     }
 }

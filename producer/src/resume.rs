@@ -51,10 +51,19 @@ pub fn replay_job(topic: &str, files: &[impl AsRef<Path>], looping: bool) -> Str
 
 /// [`replay_job`] for the generator; its count is left out, so a longer run can continue a
 /// shorter one (tweet *n* is the same whatever the count).
+///
+/// Spelled field by field as jobs committed before the key shapes existed spelled it (the struct's
+/// `Debug` then), so that those resume; a key shape other than the default is added after.
 pub fn generate_job(topic: &str, config: &crate::generate::GenerateConfig) -> String {
-    let mut config = config.clone();
-    config.count = 0;
-    serde_json::json!({"generate": format!("{config:?}"), "topic": topic}).to_string()
+    let c = config;
+    let mut job = format!(
+        "GenerateConfig {{ count: 0, seed: {:?}, rate: {:?}, v2: {:?}, disorder_ms: {:?}, start_ms: {:?}, noise: {:?} }}",
+        c.seed, c.rate, c.v2, c.disorder_ms, c.start_ms, c.noise
+    );
+    if c.keys != crate::generate::KeyShape::default() {
+        job.push_str(&format!(" {:?}", c.keys));
+    }
+    serde_json::json!({"generate": job, "topic": topic}).to_string()
 }
 
 /// The last committed state of a job.
@@ -163,5 +172,24 @@ mod tests {
         assert_ne!(a, replay_job("t", &["b.jsonl", "a.jsonl"], false));
         assert_ne!(a, replay_job("t", &["a.jsonl", "b.jsonl"], true));
         assert_eq!(a, replay_job("t", &["a.jsonl", "b.jsonl"], false));
+    }
+
+    #[test]
+    fn a_generate_job_is_spelled_as_before_the_key_shapes() {
+        // Review of issue 14: a job committed by an earlier build must still resume.
+        let job = generate_job("t", &crate::generate::GenerateConfig::default());
+        assert_eq!(
+            job,
+            r#"{"generate":"GenerateConfig { count: 0, seed: 42, rate: 1000.0, v2: false, disorder_ms: 0, start_ms: 1480817260000, noise: false }","topic":"t"}"#
+        );
+        let realistic = crate::generate::GenerateConfig {
+            keys: crate::generate::KeyShape::realistic(),
+            ..Default::default()
+        };
+        assert_ne!(
+            generate_job("t", &realistic),
+            job,
+            "another shape is another job"
+        );
     }
 }

@@ -163,12 +163,14 @@ impl WindowSink {
                 let latency = since.map(|at| at.elapsed());
                 self.metrics.window_written(latency);
                 // Per window, for scripts/bench-latency.sh's exact percentiles.
-                tracing::debug!(
-                    target: "tweetflow::latency",
-                    window_end = end,
-                    latency_us = latency.map_or(0, |l| l.as_micros() as u64),
-                    "window written"
-                );
+                if let Some(latency) = latency {
+                    tracing::debug!(
+                        target: "tweetflow::latency",
+                        window_end = end,
+                        latency_us = latency.as_micros() as u64,
+                        "window written"
+                    );
+                }
             }
             Err(e) => {
                 self.failed = true;
