@@ -142,9 +142,10 @@ fn main() {
     let mut line = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(600);
     let mut last_seen = Instant::now();
+    let quiet = |last: Instant, any: bool| any && last.elapsed() > Duration::from_secs(5);
     while (in_file.len() < windows || in_topic.len() < windows)
         && Instant::now() < deadline
-        && !(last_seen.elapsed() > Duration::from_secs(5) && !in_file.is_empty())
+        && !quiet(last_seen, !in_file.is_empty())
     {
         match reader.read_until(b'\n', &mut line).expect("read") {
             n if n > 0 && line.ends_with(b"\n") => {
