@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tweetflow_tests::kafka::{brokers, empty_topic, per_partition};
 use tweetflow_tests::reference::{self, Params};
-use tweetflow_tests::util::{Running, binary, free_ports, lines, wait_for, workspace};
+use tweetflow_tests::util::{Running, binary, free_ports, lines, prometheus, wait_for, workspace};
 
 /// `GET path` on `addr`: the body, or `None` while nothing listens.
 fn get(addr: &str, path: &str) -> Option<String> {
@@ -36,17 +36,6 @@ fn get(addr: &str, path: &str) -> Option<String> {
     let (head, body) = response.split_once("\r\n\r\n")?;
     assert!(head.starts_with("HTTP/1.1 200"), "GET {path}: {head}");
     Some(body.to_owned())
-}
-
-/// A Prometheus text exposition's values by `name{labels}`.
-fn metrics(text: &str) -> std::collections::BTreeMap<String, f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .filter_map(|l| {
-            let (key, value) = l.rsplit_once(' ')?;
-            Some((key.to_owned(), value.parse().ok()?))
-        })
-        .collect()
 }
 
 /// The address a binary logged it serves `what` at (`serving WHAT at http://ADDR/`).
@@ -200,7 +189,7 @@ fn the_live_view_shows_the_windows_written_and_the_metrics_add_up() {
         Duration::from_secs(60),
         || {
             get(&producer_metrics, "/metrics").is_some_and(|text| {
-                metrics(&text)
+                prometheus(&text)
                     .get("tweetflow_producer_sent_total")
                     .is_some_and(|&n| n > 0.0)
             })
@@ -253,7 +242,7 @@ fn the_live_view_shows_the_windows_written_and_the_metrics_add_up() {
     let deadline = Instant::now() + Duration::from_secs(90);
     let (written, shown, scraped) = loop {
         let written = lines(&out);
-        let scraped = metrics(&get(&dataflow_metrics, "/metrics").unwrap());
+        let scraped = prometheus(&get(&dataflow_metrics, "/metrics").unwrap());
         let shown = page(&browser);
         let last_end = written
             .last()
@@ -399,7 +388,7 @@ fn the_producer_metrics_equal_its_report_and_the_topic() {
     let (report, result) = run_observed(job, Default::default(), &metrics);
     result.expect("the run succeeds");
     let delivery = report.delivery.expect("a delivery report");
-    let m = self::metrics(&metrics.text());
+    let m = prometheus(&metrics.text());
     for (key, value) in [
         ("tweetflow_producer_sent_total", 5_000),
         ("tweetflow_producer_delivered_total", delivery.delivered),

@@ -3,23 +3,11 @@
 //! (The live view and the metrics endpoints of running binaries are tested in a real browser in
 //! `live_view.rs`, against Kafka.)
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use tweet_dataflow::{Config, Metrics, Output, Shutdown, run_observed};
 use tweetflow_tests::reference::{self, Params};
-use tweetflow_tests::util::{fixture, messages};
-
-/// `name{labels} value` lines of a Prometheus text exposition, by `name{labels}`.
-pub fn parse(text: &str) -> BTreeMap<String, f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .filter_map(|l| {
-            let (key, value) = l.rsplit_once(' ')?;
-            Some((key.to_owned(), value.parse().ok()?))
-        })
-        .collect()
-}
+use tweetflow_tests::util::{fixture, messages, prometheus};
 
 #[test]
 fn the_dataflow_metrics_equal_the_summary_and_the_reference() {
@@ -35,7 +23,7 @@ fn the_dataflow_metrics_equal_the_summary_and_the_reference() {
     let summary = run_observed(config, Shutdown::new(), metrics.clone())
         .expect("the run succeeds")
         .expect("process 0 has the summary");
-    let m = parse(&metrics.text());
+    let m = prometheus(&metrics.text());
     let get = |key: &str| *m.get(key).unwrap_or_else(|| panic!("{key} in {m:?}")) as u64;
 
     let s = &summary.stats;

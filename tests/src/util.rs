@@ -288,3 +288,14 @@ pub fn dataflow_cluster(processes: usize, workers: usize, args: &[String]) -> Ve
     }
     outputs
 }
+
+/// The values of a Prometheus text exposition (`/metrics`), by `name{labels}`.
+pub fn prometheus(text: &str) -> std::collections::BTreeMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| {
+            let (key, value) = l.rsplit_once(' ')?;
+            Some((key.to_owned(), value.parse().ok()?))
+        })
+        .collect()
+}
