@@ -239,7 +239,16 @@ fn kill_loop(processes: usize, workers: usize, seed: u64) {
     let mut restarts = 0;
     // The cuts the restarts resumed from: they must only move on, and move on several times.
     let mut cuts: Vec<u64> = Vec::new();
-    while restarts < 8 || !producer.exited() {
+    // Until the input is all in the topic and at least 8 restarts resumed from 3 different
+    // checkpoints: on an idle machine the replay can end before the killed runs have lived long
+    // enough to write 3, and the test is about resuming from several states (the deadline bounds
+    // the loop if they never do).
+    let distinct = |cuts: &[u64]| {
+        let mut c = cuts.to_vec();
+        c.dedup();
+        c.len()
+    };
+    while restarts < 8 || !producer.exited() || distinct(&cuts) < 3 {
         assert!(
             Instant::now() < deadline,
             "{layout}: the kill loop took too long"
