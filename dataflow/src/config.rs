@@ -18,6 +18,16 @@ pub enum Input {
     Kafka(KafkaInput),
 }
 
+impl Input {
+    /// The Kafka topic read, `None` for files.
+    pub fn topic(&self) -> Option<&str> {
+        match self {
+            Input::Kafka(k) => Some(&k.topic),
+            Input::Files(_) => None,
+        }
+    }
+}
+
 /// How window records look on standard output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {

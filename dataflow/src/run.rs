@@ -306,10 +306,7 @@ fn open_letter_topic(
 
 /// What a checkpoint is of: a checkpoint of another topic or other windows is refused.
 fn checkpoint_job(config: &Config) -> String {
-    let topic = match &config.input {
-        Input::Kafka(k) => k.topic.as_str(),
-        Input::Files(_) => "(files)",
-    };
+    let topic = config.input.topic().unwrap_or("(files)");
     let w = &config.windows;
     format!(
         "topic {topic}, batch {} ms, window {} ms, slide {} ms, lateness {} ms, top {}",
@@ -435,15 +432,11 @@ pub fn run_observed(
             ..(config.cluster.process + 1) * config.cluster.workers;
         metrics.set_input_bytes(splits[mine].iter().flatten().map(|s| s.end - s.start).sum());
     }
-    let _servers = serve(&config, &metrics, leader)?;
-    let live = _servers.1.clone();
-    let _progress = config.observe.progress.then(|| {
-        crate::progress::start(
-            metrics.clone(),
-            matches!(config.input, Input::Kafka(_)),
-            leader,
-        )
-    });
+    let (_servers, live) = serve(&config, &metrics, leader)?;
+    let _progress = config
+        .observe
+        .progress
+        .then(|| crate::progress::start(metrics.clone(), config.input.topic().is_some(), leader));
     let sinks = if leader {
         let records = open_output(&config, results, resume.as_ref(), store.as_ref(), live)?;
         let letter_file = match &config.dead_letter {
@@ -462,10 +455,7 @@ pub fn run_observed(
                 interval: c.interval,
                 every: config.windows.slide_ms / config.windows.batch_ms,
                 base: resume.clone().unwrap_or_else(|| {
-                    let topic = match &config.input {
-                        Input::Kafka(k) => k.topic.clone(),
-                        Input::Files(_) => String::new(),
-                    };
+                    let topic = config.input.topic().unwrap_or_default().to_owned();
                     Checkpoint::new(checkpoint_job(&config), topic)
                 }),
                 group: match &config.input {
@@ -529,10 +519,7 @@ pub fn run_observed(
     };
     let (windows, top) = (config.windows, config.top);
     let resume = Arc::new(resume);
-    let topic = match &config.input {
-        Input::Kafka(k) => Some(k.topic.clone()),
-        Input::Files(_) => None,
-    };
+    let topic = config.input.topic().map(str::to_owned);
     let guards = timely::execute::execute_from(builders, others, WorkerConfig::default(), {
         let shutdown = shutdown.clone();
         move |worker| {

@@ -83,7 +83,9 @@ impl Reporter {
         self.publish(writer);
     }
 
-    pub fn finish(self) {
+    /// Clears the bar and publishes where the writer got to (also when its flush then fails).
+    pub fn finish(self, writer: &TweetWriter) {
+        self.publish(writer);
         if let Some(bar) = self.bar {
             bar.finish_and_clear();
         }

@@ -290,10 +290,8 @@ fn into_kafka(
     let mut writer = TweetWriter::connect(stop.clone(), target, name, job)?;
     let mut reporter = Reporter::new(metrics.clone());
     let result = body(&mut writer, stop, &mut reporter);
-    reporter.finish();
+    reporter.finish(&writer);
     let sent = writer.sent();
-    // Also when the flush fails below: the counters then stop where the writer got to.
-    metrics.writer(sent, &writer.progress(), writer.queued());
     let delivery = writer.finish()?;
     metrics.writer(sent, &delivery, 0);
     report.delivery = Some(delivery.clone());

@@ -44,9 +44,9 @@ pub(crate) struct JobView {
     pub workers: usize,
 }
 
-/// The windows written so far and the clients listening.
+/// The windows written so far (each as its JSON and its end) and the clients listening.
 pub(crate) struct Live {
-    windows: Mutex<VecDeque<Arc<str>>>,
+    windows: Mutex<VecDeque<(Arc<str>, String)>>,
     events: broadcast::Sender<Arc<str>>,
     metrics: Metrics,
     job: JobView,
@@ -79,7 +79,7 @@ impl Live {
         if windows.len() == KEPT {
             windows.pop_front();
         }
-        windows.push_back(text.clone());
+        windows.push_back((text.clone(), record.window_end.clone()));
         // No listener is not an error.
         let _ = self.events.send(text);
     }
@@ -87,17 +87,17 @@ impl Live {
     fn last(&self, n: usize) -> String {
         let windows = self.windows.lock().expect("not poisoned");
         let skip = windows.len().saturating_sub(n);
-        let items: Vec<&str> = windows.iter().skip(skip).map(|w| &**w).collect();
+        let items: Vec<&str> = windows.iter().skip(skip).map(|(w, _)| &**w).collect();
         format!("[{}]", items.join(","))
     }
 
     fn status(&self) -> String {
-        let latest = self.windows.lock().expect("not poisoned").back().cloned();
-        let latest_window_end = latest.and_then(|w| {
-            serde_json::from_str::<serde_json::Value>(&w)
-                .ok()
-                .and_then(|v| v["window_end"].as_str().map(str::to_owned))
-        });
+        let latest_window_end = self
+            .windows
+            .lock()
+            .expect("not poisoned")
+            .back()
+            .map(|(_, end)| end.clone());
         serde_json::to_string(&Status {
             job: &self.job,
             counters: self.metrics.snapshot(),
