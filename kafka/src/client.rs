@@ -322,7 +322,8 @@ pub fn partition_count(
 
 /// The low and high watermarks of `topic`/`partition` (for a `read_committed` consumer the high one
 /// is the last stable offset). Answers that pass — no leader yet for a partition just created or
-/// whose broker restarts — are waited out, up to `timeout`.
+/// whose broker restarts, or a new leader whose high watermark has not caught up yet after the
+/// election (`OffsetNotAvailable`, which Kafka marks retriable) — are waited out, up to `timeout`.
 pub fn watermarks<C: rdkafka::consumer::ConsumerContext>(
     consumer: &rdkafka::consumer::BaseConsumer<C>,
     topic: &str,
@@ -339,7 +340,8 @@ pub fn watermarks<C: rdkafka::consumer::ConsumerContext>(
                 Code::NotLeaderForPartition
                 | Code::LeaderNotAvailable
                 | Code::UnknownTopicOrPartition
-                | Code::NotCoordinator,
+                | Code::NotCoordinator
+                | Code::OffsetNotAvailable,
             )) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(200)),
             answer => return answer,
         }
