@@ -318,3 +318,76 @@ fn tweets_from_beyond_the_horizon_are_rejected_when_read() {
     );
     assert_eq!(classify_read(b"garbage", now), classify(b"garbage"));
 }
+
+#[test]
+fn minus_zero_is_a_float() {
+    // serde_json (the contract's JSON) reads `-0` as a float: a `-0` timestamp is absent and
+    // created_at decides, where `0` is 1970.
+    let line = r#"{"user":{},"timestamp_ms":-0,"created_at":"Sun Dec 04 02:07:40 +0000 2016"}"#;
+    assert_eq!(tweet(line).event_ms, 1_480_817_260_000);
+    let zero = r#"{"user":{},"timestamp_ms":0,"created_at":"Sun Dec 04 02:07:40 +0000 2016"}"#;
+    assert_eq!(tweet(zero).event_ms, 0);
+}
+
+#[test]
+fn integers_beyond_64_bits_in_skipped_fields_are_valid_json() {
+    for big in [
+        "123456789012345678901234567890",
+        "-9223372036854775809",
+        "18446744073709551616",
+    ] {
+        let line = format!(r#"{{"user":{{"location":"x","n":{big}}},{TS}}}"#);
+        assert_eq!(tweet(&line).location.as_deref(), Some("x"), "{big}");
+    }
+}
+
+/// Byte edits of the fixtures' tweets (deletions, duplications, JSON's own bytes put in),
+/// classified by every backend: they must agree on every one, whatever it turned into.
+#[test]
+fn backends_agree_on_edited_tweets() {
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures");
+    let mut lines = Vec::new();
+    for file in ["tweets-v1.jsonl", "tweets-v2.jsonl", "edge-cases.jsonl"] {
+        let text = std::fs::read(format!("{fixtures}/{file}")).expect("fixture");
+        lines.extend(
+            text.split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+                .take(20)
+                .map(<[u8]>::to_vec),
+        );
+    }
+    assert!(lines.len() >= 10, "fixtures read");
+    const BYTES: &[u8] = b"{}[],:\"\\-0123456789.eE+tfnul \t\x00\xff\xc3";
+    let mut seed = 0x9E37_79B9_7F4A_7C15_u64;
+    let mut next = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let mut classes = std::collections::BTreeMap::<&str, usize>::new();
+    for line in &lines {
+        for _ in 0..200 {
+            let mut edited = line.clone();
+            for _ in 0..1 + next(3) {
+                let at = next(edited.len());
+                match next(3) {
+                    0 => drop(edited.remove(at)),
+                    1 => edited.insert(at, edited[at]),
+                    _ => edited[at] = BYTES[next(BYTES.len())],
+                }
+            }
+            let class = match each(&edited) {
+                Message::Malformed(_) => "malformed",
+                Message::Tweet(_) => "tweet",
+                _ => "other",
+            };
+            *classes.entry(class).or_default() += 1;
+        }
+    }
+    // The edits reach both sides of validity.
+    assert!(
+        classes["malformed"] > 100 && classes["tweet"] > 100,
+        "{classes:?}"
+    );
+}
