@@ -5,7 +5,8 @@
 # 1. The realistic preset (tweet-producer generate --keys realistic: 470 tweets/s, 1.9 mentions
 #    and 1.1 distinct mention names per tweet per 30 s slide): tweet-dataflow with 1 and 2
 #    workers, tweets/s, MB/s, peak RSS, and the parser alone on the same file (sonic-rs, first
-#    200k lines in memory: the ceiling), 1 and 2 threads.
+#    200k lines in memory: the ceiling), 1 and 2 threads; then 2 processes x 1 worker against
+#    1 process x 2 workers (scripts/cluster.sh), medians of 5 interleaved runs.
 # 2. A sweep of mention diversity from about 0.1 to 2 distinct names per tweet per slide: at each
 #    point the file's measured diversity (cargo run -p tweet --example keys), the 1-worker rate,
 #    the parser-alone rate on the same file and the share.
@@ -73,6 +74,27 @@ for workers in 1 2; do
       w, s, n / s, b / s / 1e6, r / 1024, 100 * n / s / p }'
 done
 echo "  parser alone (sonic-rs): 1 thread $one tweets/s, 2 threads $two tweets/s"
+
+# Two processes of one worker against one process of two (scripts/cluster.sh on loopback),
+# interleaved so that drift hits both alike; medians of 5 (start-up and connection included).
+cluster() { # processes workers → seconds
+  local out start
+  out=$(mktemp)
+  start=$(date +%s%N)
+  CLUSTER_BASE_PORT=${CLUSTER_BASE_PORT:-2601} scripts/cluster.sh "$1" "$2" --input "$realistic" \
+    --lateness 5s --output "$out" --no-progress ${extra[@]+"${extra[@]}"} 2>/dev/null
+  echo $((($(date +%s%N) - start) / 1000000))
+  rm -f "$out"
+}
+one_two=() two_one=()
+for _ in 1 2 3 4 5; do
+  one_two+=("$(cluster 1 2)")
+  two_one+=("$(cluster 2 1)")
+done
+median() { printf '%s\n' "$@" | sort -n | sed -n 3p; }
+awk -v a="$(median "${one_two[@]}")" -v b="$(median "${two_one[@]}")" -v n="$count" 'BEGIN {
+  printf "  1 process x 2 workers: %.2f s (%.0f tweets/s); 2 processes x 1 worker: %.2f s (%.0f tweets/s): %.2fx as long\n",
+    a / 1000, n / a * 1000, b / 1000, n / b * 1000, b / a }'
 
 echo "sweep (1 worker; distinct mention names per tweet per 30 s slide):"
 for point in "${points[@]}"; do
