@@ -2,9 +2,9 @@
 # Memory against the keys of the live windows (issue 14): peak RSS of tweet-dataflow (1 worker,
 # 60 s windows sliding by 30 s) on files whose windows hold about 8k, 80k and 700k distinct
 # mention names (a flat law over 2M accounts, a Poisson mean of 4 mentions per original tweet,
-# capped: about 3.3 per tweet; collisions grow with the keys), and, at the middle point, on a
-# file twice as long with the same density: the state must follow the live windows' keys, not the
-# tweets read. Prints the distinct names per window (cargo run -p tweet --example keys), peak RSS,
+# capped: about 3.3 per tweet; collisions grow with the keys), and, at the middle point, on files
+# twice and eight times as long with the same density: the state must follow the live windows'
+# keys, not the tweets read. Prints the distinct names per window (cargo run -p tweet --example keys), peak RSS,
 # and bytes per live (slide, key) over a run on a tiny file (the process's fixed cost).
 #   scripts/bench-memory.sh
 set -euo pipefail
@@ -14,7 +14,7 @@ cargo build --release -p tweet --example keys
 mkdir -p bench-data
 
 # name:distinct names per window:slides of event time
-points=("10k:10000:4" "100k:100000:4" "100k-long:100000:8" "1m:1000000:4")
+points=("10k:10000:4" "100k:100000:4" "100k-long:100000:8" "100k-longer:100000:32" "1m:1000000:4")
 rss() { # file → peak RSS in KB
   local out
   out=$(mktemp)
