@@ -6,6 +6,7 @@
 //! which is also when the frontier could first move past it, so nothing waits longer than it must.
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::hash::{Hash, Hasher};
 
 use rustc_hash::{FxHashMap, FxHasher};
@@ -129,6 +130,11 @@ fn bump(map: &mut FxHashMap<String, i128>, key: &str, by: i128) {
 #[derive(Default)]
 pub(crate) struct Aggregates {
     slides: BTreeMap<(u64, u64), Slide>,
+    /// The retractions of the slides handed over, by the time they take effect. They are held
+    /// here until the frontier is about to pass that time rather than handed over with their
+    /// slide: in differential's batcher they would wait as long (a window's length), merged
+    /// again with every batch that arrives meanwhile.
+    retractions: BTreeMap<u64, Vec<Update>>,
 }
 
 impl Aggregates {
@@ -160,13 +166,30 @@ impl Aggregates {
             if let Some(kept) = drained.as_deref_mut() {
                 kept.push(slide.state(span));
             }
-            emit_slide(
-                span,
-                span.0,
-                slide.tweets,
-                [slide.locations, slide.mentions],
-                &mut emit,
-            );
+            let (mut counts, mut retractions) =
+                slide_updates(span, slide.tweets, [slide.locations, slide.mentions]);
+            emit(span.0, &mut counts);
+            match self.retractions.entry(span.1) {
+                Entry::Vacant(vacant) => drop(vacant.insert(retractions)),
+                Entry::Occupied(mut occupied) => occupied.get_mut().append(&mut retractions),
+            }
+        }
+        self.retract_before(frontier, emit);
+    }
+
+    /// Hands over the retractions that take effect before `frontier` (all of them for `None`):
+    /// the caller's capability must not pass a time with retractions still held.
+    pub fn retract_before(
+        &mut self,
+        frontier: Option<u64>,
+        mut emit: impl FnMut(u64, &mut Vec<Update>),
+    ) {
+        while let Some(entry) = self.retractions.first_entry() {
+            if frontier.is_some_and(|f| *entry.key() >= f) {
+                break;
+            }
+            let (time, mut retractions) = entry.remove_entry();
+            emit(time, &mut retractions);
         }
     }
 
@@ -179,9 +202,10 @@ impl Aggregates {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.slides.is_empty()
+        self.slides.is_empty() && self.retractions.is_empty()
     }
 
+    /// Forgets the open slides (a stopped run's checkpoint has them).
     pub fn clear(&mut self) {
         self.slides.clear();
     }
@@ -199,23 +223,18 @@ pub(crate) fn emit_restored(
         return;
     }
     let maps = [state.locations, state.mentions].map(|list| list.into_iter().collect());
-    emit_slide(
-        (state.enter, state.leave),
-        state.enter.max(from),
-        state.tweets,
-        maps,
-        &mut emit,
-    );
+    let at = state.enter.max(from);
+    let (mut counts, mut retractions) = slide_updates((at, state.leave), state.tweets, maps);
+    emit(at, &mut counts);
+    emit(state.leave, &mut retractions);
 }
 
-/// Emits `tweets` and the location and mention counts at `at`, and their retractions at `leave`.
-fn emit_slide(
-    (_, leave): (u64, u64),
-    at: u64,
+/// `tweets` and the location and mention counts at `at`, and their retractions at `leave`.
+fn slide_updates(
+    (at, leave): (u64, u64),
     tweets: i128,
     [locations, mentions]: [FxHashMap<String, i128>; 2],
-    emit: &mut impl FnMut(u64, &mut Vec<Update>),
-) {
+) -> (Vec<Update>, Vec<Update>) {
     let mut buffer: Vec<Update> = Vec::with_capacity(1 + locations.len() + mentions.len());
     let total = (
         Group {
@@ -233,10 +252,78 @@ fn emit_slide(
                 .map(|(key, n)| ((Group::of(kind, &key), key), at, n)),
         );
     }
-    let mut retractions: Vec<Update> = buffer
+    let retractions: Vec<Update> = buffer
         .iter()
         .map(|(data, _, n)| (data.clone(), leave, -n))
         .collect();
-    emit(at, &mut buffer);
-    emit(leave, &mut retractions);
+    (buffer, retractions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tweet::Api;
+
+    fn tweet(location: &str) -> Tweet<'_> {
+        Tweet {
+            api: Api::V1,
+            id: None,
+            event_ms: 0,
+            location: Some(location.into()),
+            mentions: vec!["a".into(), "a".into()],
+            weight: 3,
+        }
+    }
+
+    /// What one call hands over, as (time, kind, key, diff).
+    fn drain(aggregates: &mut Aggregates, frontier: Option<u64>) -> Vec<(u64, Kind, String, i128)> {
+        let mut out = Vec::new();
+        aggregates.drain_before(frontier, None, |time, updates| {
+            assert!(updates.iter().all(|u| u.1 == time), "{time}");
+            out.extend(updates.drain(..).map(|((g, k), t, n)| (t, g.kind, k, n)));
+        });
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn retractions_are_handed_over_only_when_the_frontier_reaches_them() {
+        let mut aggregates = Aggregates::default();
+        aggregates.add((10, 30), &tweet("x"));
+        aggregates.add((10, 30), &tweet("x"));
+        aggregates.add((20, 40), &tweet("y"));
+        // The slide entering at 10: its counts now, its retractions (at 30) not yet.
+        let at = |t, kind, key: &str, n| (t, kind, key.to_owned(), n);
+        assert_eq!(
+            drain(&mut aggregates, Some(20)),
+            [
+                at(10, Kind::Tweets, "", 2),
+                at(10, Kind::Location, "x", 2),
+                at(10, Kind::Mention, "a", 12),
+            ]
+        );
+        assert!(!aggregates.is_empty());
+        // Past 30: the second slide's counts and the first one's retractions.
+        assert_eq!(
+            drain(&mut aggregates, Some(31)),
+            [
+                at(20, Kind::Tweets, "", 1),
+                at(20, Kind::Location, "y", 1),
+                at(20, Kind::Mention, "a", 6),
+                at(30, Kind::Tweets, "", -2),
+                at(30, Kind::Location, "x", -2),
+                at(30, Kind::Mention, "a", -12),
+            ]
+        );
+        // The end: what is left.
+        assert_eq!(
+            drain(&mut aggregates, None),
+            [
+                at(40, Kind::Tweets, "", -1),
+                at(40, Kind::Location, "y", -1),
+                at(40, Kind::Mention, "a", -6),
+            ]
+        );
+        assert!(aggregates.is_empty());
+    }
 }
