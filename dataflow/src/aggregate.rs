@@ -126,7 +126,8 @@ fn bump(map: &mut FxHashMap<String, i128>, key: &str, by: i128) {
 }
 
 /// Open slides of one worker, by the window times at which their tweets enter and leave the
-/// collection (one slide's tweets leave at one or two times, when W is not a multiple of S).
+/// collection (one slide's tweets leave at one or two times, when W is not a multiple of S), and
+/// the retractions of the slides it has handed over.
 #[derive(Default)]
 pub(crate) struct Aggregates {
     slides: BTreeMap<(u64, u64), Slide>,
@@ -150,7 +151,8 @@ impl Aggregates {
     }
 
     /// Hands over every slide entering before `frontier` (all of them for `None`), oldest first:
-    /// its counts at the time they enter, and their retractions at the time they leave. With
+    /// its counts at the time they enter; their retractions are held until the frontier passes
+    /// their time (see [`Aggregates::retract_before`]), and those it passes now go too. With
     /// `drained`, each slide handed over is also kept there, for a checkpoint.
     pub fn drain_before(
         &mut self,
@@ -170,7 +172,9 @@ impl Aggregates {
                 slide_updates(span, slide.tweets, [slide.locations, slide.mentions]);
             emit(span.0, &mut counts);
             match self.retractions.entry(span.1) {
-                Entry::Vacant(vacant) => drop(vacant.insert(retractions)),
+                Entry::Vacant(vacant) => {
+                    vacant.insert(retractions);
+                }
                 Entry::Occupied(mut occupied) => occupied.get_mut().append(&mut retractions),
             }
         }
@@ -205,9 +209,11 @@ impl Aggregates {
         self.slides.is_empty() && self.retractions.is_empty()
     }
 
-    /// Forgets the open slides (a stopped run's checkpoint has them).
+    /// Forgets the open slides (a stopped run's checkpoint has them) and the held retractions:
+    /// they are all at or after the stopped worker's capability, from which no window is written.
     pub fn clear(&mut self) {
         self.slides.clear();
+        self.retractions.clear();
     }
 }
 
@@ -292,6 +298,8 @@ mod tests {
         aggregates.add((10, 30), &tweet("x"));
         aggregates.add((10, 30), &tweet("x"));
         aggregates.add((20, 40), &tweet("y"));
+        // Leaves with the first slide (W not a multiple of S).
+        aggregates.add((25, 30), &tweet("z"));
         // The slide entering at 10: its counts now, its retractions (at 30) not yet.
         let at = |t, kind, key: &str, n| (t, kind, key.to_owned(), n);
         assert_eq!(
@@ -303,16 +311,28 @@ mod tests {
             ]
         );
         assert!(!aggregates.is_empty());
-        // Past 30: the second slide's counts and the first one's retractions.
+        // Up to 30 (not past it): the counts of the slides entering at 20 and 25, no retraction.
         assert_eq!(
-            drain(&mut aggregates, Some(31)),
+            drain(&mut aggregates, Some(30)),
             [
                 at(20, Kind::Tweets, "", 1),
                 at(20, Kind::Location, "y", 1),
                 at(20, Kind::Mention, "a", 6),
+                at(25, Kind::Tweets, "", 1),
+                at(25, Kind::Location, "z", 1),
+                at(25, Kind::Mention, "a", 6),
+            ]
+        );
+        // Past 30: the retractions of both slides that leave at 30.
+        assert_eq!(
+            drain(&mut aggregates, Some(31)),
+            [
                 at(30, Kind::Tweets, "", -2),
+                at(30, Kind::Tweets, "", -1),
                 at(30, Kind::Location, "x", -2),
+                at(30, Kind::Location, "z", -1),
                 at(30, Kind::Mention, "a", -12),
+                at(30, Kind::Mention, "a", -6),
             ]
         );
         // The end: what is left.

@@ -54,7 +54,8 @@ pub struct Delta {
     pub until: Option<u64>,
     pub partitions: Vec<PartitionState>,
     pub counters: Stats,
-    /// Slides handed to differential since the last delta (they no longer change).
+    /// Slides whose counts were handed to differential since the last delta (they no longer
+    /// change; their retractions may still be held by the ingest).
     pub drained: Vec<SlideState>,
     /// Every slide still open: it replaces the worker's previous open slides.
     pub open: Vec<SlideState>,

@@ -376,11 +376,6 @@ pub(crate) fn ingest<'s>(
                 aggregates.drain_before(low, keep, |time, updates| {
                     updates_out.give(&update_cap.delayed(&time), updates)
                 });
-            } else {
-                // What differential held before retractions were kept back, it holds now.
-                aggregates.retract_before(None, |time, updates| {
-                    updates_out.give(&update_cap.delayed(&time), updates)
-                });
             }
 
             for letter in &letters {
