@@ -4,8 +4,9 @@
 # mention names (a flat law over 2M accounts, a Poisson mean of 4 mentions per original tweet,
 # capped: about 3.3 per tweet; collisions grow with the keys), and, at the middle point, on files
 # twice and eight times as long with the same density: the state must follow the live windows'
-# keys, not the tweets read. Prints the distinct names per window (cargo run -p tweet --example keys), peak RSS,
-# and bytes per live (slide, key) over a run on a tiny file (the process's fixed cost).
+# keys, not the tweets read. Prints the distinct names per window (cargo run -p tweet --example
+# keys), peak RSS, and bytes per live (slide, key) over a run on a tiny file (the process's fixed
+# cost).
 #   scripts/bench-memory.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."

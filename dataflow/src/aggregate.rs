@@ -183,7 +183,7 @@ impl Aggregates {
 
     /// Hands over the retractions that take effect before `frontier` (all of them for `None`):
     /// the caller's capability must not pass a time with retractions still held.
-    pub fn retract_before(
+    fn retract_before(
         &mut self,
         frontier: Option<u64>,
         mut emit: impl FnMut(u64, &mut Vec<Update>),
